@@ -1,0 +1,34 @@
+/**
+ * Runs every benchmark scenario and writes the results to bench/results/latest.md (and prints
+ * them). Sizes: BENCH_ROWS rows per operation (default 10000), BENCH_ROUNDS rounds (default 3,
+ * the median is reported). Run with `npm run bench`.
+ */
+import { writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { benchClientCapture } from "./client-capture.js";
+import { type Measurement, describe } from "./measure.js";
+import { benchServerPush } from "./server-push.js";
+
+const rows = Number(process.env.BENCH_ROWS ?? 10_000);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+
+const sections: [string, Measurement[]][] = [
+  ["Server push and pull (service calls, real PostgreSQL)", await benchServerPush(rows, rounds)],
+  ["Client writes with capture (better-sqlite3, real file)", await benchClientCapture(rows, rounds)],
+];
+
+const lines = [
+  "# oversync benchmarks",
+  "",
+  `${new Date().toISOString()} · Node ${process.version} · ${cpus().length} × ${cpus()[0]?.model ?? "cpu"} · median of ${rounds} rounds`,
+  "",
+];
+for (const [title, measurements] of sections) {
+  lines.push(`## ${title}`, "", "| operation | time | throughput | vs limit |", "|---|---|---|---|");
+  lines.push(...measurements.map(describe), "");
+}
+const text = lines.join("\n");
+console.log(text);
+await writeFile(join(dirname(fileURLToPath(import.meta.url)), "results", "latest.md"), text);

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_DATA_DIR, MAIN_HELP, SERVE_HELP, parseCommandLine } from "./cli-args.js";
+
+describe("oversync command line", () => {
+  it("serve defaults: port 8080 on 127.0.0.1, ./.oversync/data, 24 h tokens, 10 s grace", () => {
+    expect(parseCommandLine(["serve"])).toStrictEqual({
+      kind: "serve",
+      args: {
+        port: 8080,
+        host: "127.0.0.1",
+        dataDir: DEFAULT_DATA_DIR,
+        tokenTtlSeconds: 86_400,
+        shutdownGraceMs: 10_000,
+      },
+    });
+    expect(DEFAULT_DATA_DIR).toBe("./.oversync/data");
+  });
+
+  it("serve flags in both --flag value and --flag=value forms", () => {
+    expect(
+      parseCommandLine([
+        "serve",
+        "--port=0",
+        "--host",
+        "0.0.0.0",
+        "--data-dir",
+        "/tmp/x",
+        "--token-ttl",
+        "60",
+        "--shutdown-grace=0",
+      ]),
+    ).toStrictEqual({
+      kind: "serve",
+      args: { port: 0, host: "0.0.0.0", dataDir: "/tmp/x", tokenTtlSeconds: 60, shutdownGraceMs: 0 },
+    });
+  });
+
+  it("help for the program and for serve; serve's help says how to listen on all interfaces", () => {
+    for (const argv of [[], ["--help"], ["-h"], ["help"]]) {
+      expect(parseCommandLine(argv)).toStrictEqual({ kind: "help", text: MAIN_HELP });
+    }
+    expect(parseCommandLine(["serve", "--help"])).toStrictEqual({ kind: "help", text: SERVE_HELP });
+    expect(parseCommandLine(["serve", "-h", "--port", "1"])).toStrictEqual({
+      kind: "help",
+      text: SERVE_HELP,
+    });
+    expect(SERVE_HELP).toContain("--host 0.0.0.0");
+    expect(SERVE_HELP).toContain("DATABASE_URL");
+    expect(SERVE_HELP).toContain("JWT_SECRET");
+  });
+
+  it.each([
+    [["bench"], /unknown command "bench"/],
+    [["serve", "--prot", "1"], /Unknown option '--prot'/],
+    [["serve", "extra"], /positional/],
+    [["serve", "--port"], /argument missing/],
+    [["serve", "--port", "65536"], /--port "65536" must be a whole number from 0 to 65535/],
+    [["serve", "--port", "80x"], /--port "80x"/],
+    [["serve", "--port", "-1"], /--port/],
+    [["serve", "--token-ttl", "0"], /--token-ttl "0" must be a whole number from 1/],
+    [["serve", "--host", ""], /--host must not be empty/],
+    [["serve", "--data-dir="], /--data-dir must not be empty/],
+  ])("refuses %j with a usage error", (argv, message) => {
+    expect(() => parseCommandLine(argv)).toThrow(
+      expect.objectContaining({ code: "usage", message: expect.stringMatching(message) }),
+    );
+  });
+});

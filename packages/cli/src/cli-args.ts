@@ -1,0 +1,134 @@
+/** The command line of `oversync`: subcommands, their flags, and the help texts. */
+import { parseArgs } from "node:util";
+import { CliError } from "./cli-error.js";
+import { DEFAULT_TOKEN_TTL_SECONDS } from "./jwt-auth.js";
+
+/** `serve` flags after parsing. */
+export interface ServeArgs {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly tokenTtlSeconds: number;
+  readonly shutdownGraceMs: number;
+}
+
+/** What the command line asks for. */
+export type CliCommand =
+  | { readonly kind: "help"; readonly text: string }
+  | { readonly kind: "serve"; readonly args: ServeArgs };
+
+/** Where PGlite keeps its files unless --data-dir says otherwise. */
+export const DEFAULT_DATA_DIR = "./.oversync/data";
+
+export const MAIN_HELP = `Usage: oversync <command> [options]
+
+Commands:
+  serve    Run the reference sync server on embedded PGlite or PostgreSQL.
+
+Run "oversync <command> --help" for a command's options.
+`;
+
+export const SERVE_HELP = `Usage: oversync serve [options]
+
+Runs the oversync reference server: the sync protocol over HTTP, sign-in at POST /dummy-signin,
+the test helpers the KMP and Dart live suites call, and the business-rich-v0 example schema
+(schema "business", app name "nethttp-server-example").
+
+Options:
+  --port <n>               TCP port (default 8080; 0 picks a free one)
+  --host <address>         Address to listen on (default 127.0.0.1: this machine only).
+                           To accept other devices (phones, an Android emulator, containers),
+                           listen on all interfaces with --host 0.0.0.0 (or --host :: for IPv6).
+  --data-dir <dir>         PGlite data directory, kept across restarts (default ${DEFAULT_DATA_DIR});
+                           ignored when DATABASE_URL is set
+  --token-ttl <seconds>    Lifetime of sign-in tokens (default ${DEFAULT_TOKEN_TTL_SECONDS}, i.e. 24 hours)
+  --shutdown-grace <s>     On SIGINT/SIGTERM, how long open requests may take to finish before
+                           they are cut (default 10)
+  -h, --help               Show this help
+
+Environment:
+  DATABASE_URL   Use this PostgreSQL database instead of PGlite,
+                 e.g. postgres://user:password@127.0.0.1:5432/oversync
+  JWT_SECRET     Secret for signing tokens (HS256). When unset a development secret is used and
+                 a warning is printed: set it before other machines can reach the server.
+
+Logs: one JSON line per request on stdout; the banner and warnings on stderr.
+`;
+
+/** Parses `argv` (without the node and script paths). Throws CliError `usage` on a bad line. */
+export function parseCommandLine(argv: readonly string[]): CliCommand {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+    return { kind: "help", text: MAIN_HELP };
+  }
+  if (command === "serve") return parseServe(rest);
+  throw new CliError(
+    "usage",
+    `unknown command ${JSON.stringify(command)}; run "oversync --help" for the commands`,
+  );
+}
+
+function parseServe(argv: readonly string[]): CliCommand {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        "data-dir": { type: "string" },
+        "token-ttl": { type: "string" },
+        "shutdown-grace": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new CliError("usage", `${(error as Error).message}; run "oversync serve --help" for the options`);
+  }
+  if (values.help === true) return { kind: "help", text: SERVE_HELP };
+  const host = stringFlag(values.host, "127.0.0.1");
+  const dataDir = stringFlag(values["data-dir"], DEFAULT_DATA_DIR);
+  if (host === "") throw new CliError("usage", "--host must not be empty; use 127.0.0.1 or 0.0.0.0");
+  if (dataDir === "") throw new CliError("usage", "--data-dir must not be empty");
+  return {
+    kind: "serve",
+    args: {
+      port: integerFlag("--port", values.port, 8080, 0, 65535),
+      host,
+      dataDir,
+      tokenTtlSeconds: integerFlag(
+        "--token-ttl",
+        values["token-ttl"],
+        DEFAULT_TOKEN_TTL_SECONDS,
+        1,
+        315_360_000,
+      ),
+      shutdownGraceMs: integerFlag("--shutdown-grace", values["shutdown-grace"], 10, 0, 3600) * 1000,
+    },
+  };
+}
+
+function stringFlag(value: string | boolean | undefined, fallback: string): string {
+  return typeof value === "string" ? value : fallback;
+}
+
+function integerFlag(
+  name: string,
+  value: string | boolean | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const text = String(value);
+  const number = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new CliError(
+      "usage",
+      `${name} ${JSON.stringify(text)} must be a whole number from ${min} to ${max}`,
+    );
+  }
+  return number;
+}

@@ -1,0 +1,33 @@
+/** The one error type of the CLI: a stable `code` and a message that says what to do. */
+
+/** Every failure the CLI reports, by code. */
+export type CliErrorCode =
+  /** Bad command line: unknown flag, missing value, malformed number. */
+  | "usage"
+  /** A setting from the environment is unusable (e.g. a malformed DATABASE_URL). */
+  | "invalid_config"
+  /** Another process holds the PGlite data directory. */
+  | "data_dir_locked"
+  /** The database could not be opened or reached. */
+  | "database_unavailable"
+  /** The HTTP server could not listen on the requested host and port. */
+  | "listen_failed"
+  /** The `business` example schema exists in a shape the server cannot use. */
+  | "example_schema_mismatch"
+  /** The PGlite pool was used after close(). */
+  | "pool_closed"
+  /** A PGlite client was used or released after it was released. */
+  | "client_released"
+  /** A LISTEN channel name outside the portable form. */
+  | "invalid_channel";
+
+/** A CLI failure with its stable code. */
+export class CliError extends Error {
+  override readonly name = "CliError";
+  readonly code: CliErrorCode;
+
+  constructor(code: CliErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}

@@ -1,0 +1,40 @@
+export { CliError, type CliErrorCode } from "./cli-error.js";
+export { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
+export { type DatabaseConfig, type OpenDatabase, maskDatabaseUrl, openDatabase } from "./database.js";
+export {
+  type CatalogForeignKey,
+  type CatalogTable,
+  EXAMPLE_APP_NAME,
+  EXAMPLE_REGISTERED_TABLES,
+  EXAMPLE_SCHEMA,
+  EXAMPLE_TABLES,
+  type ExampleColumn,
+  type ExampleForeignKey,
+  type ExampleRegistration,
+  type ExampleTable,
+  compareExampleSchema,
+  ensureExampleSchema,
+  exampleSchemaDdl,
+  readSchemaCatalog,
+} from "./example-schema.js";
+export {
+  DEFAULT_TOKEN_TTL_SECONDS,
+  DEV_JWT_SECRET,
+  type IssuedToken,
+  type JwtAuth,
+  type JwtAuthOptions,
+  type JwtSecret,
+  TOKEN_ISSUER,
+  createJwtAuth,
+  resolveJwtSecret,
+} from "./jwt-auth.js";
+export { PglitePool, type PglitePoolOptions, openPglitePool } from "./pglite-pool.js";
+export { type CliCommand, DEFAULT_DATA_DIR, type ServeArgs, parseCommandLine } from "./cli-args.js";
+export { CORS_HEADERS, withCors } from "./cors.js";
+export { type JsonLogger, type LogLevel, createJsonLogger } from "./json-log.js";
+export { main } from "./main.js";
+export { type ReferenceHandlerOptions, createReferenceHandler } from "./reference-handler.js";
+export { logRequests, noteRequestUser } from "./request-log.js";
+export { type RunningServer, type ServeConfig, startServer } from "./serve.js";
+export { signInRoute } from "./sign-in-route.js";
+export { type TestHelperHooks, testHelperRoutes } from "./test-helper-routes.js";

@@ -1,0 +1,99 @@
+/**
+ * The reference server's sign-in tokens: HS256 JWTs whose subject is the user id. Issued by
+ * `POST /dummy-signin`, checked on every sync call. Only HS256 is accepted (no `none`, no key
+ * confusion with asymmetric algorithms), the issuer must be ours, and `exp` must be present and
+ * in the future.
+ */
+import type { AuthenticatedUser } from "@oversync/server";
+import { SignJWT, errors, jwtVerify } from "jose";
+
+/** The `iss` of every token this server issues and accepts. */
+export const TOKEN_ISSUER = "oversync-reference";
+
+/**
+ * Default token lifetime: 24 hours. The upstream example issued 5-minute tokens; heavy live-suite
+ * runs outlast that, and the clients do not refresh tokens mid-run.
+ */
+export const DEFAULT_TOKEN_TTL_SECONDS = 24 * 60 * 60;
+
+/** The secret used when JWT_SECRET is unset: fine on a laptop, never in production. */
+export const DEV_JWT_SECRET = "oversync-dev-secret-change-me-set-JWT_SECRET";
+
+/** Clock skew tolerated when checking `exp` and `nbf`, in seconds. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+/** The secret to sign with and whether it is the development default. */
+export interface JwtSecret {
+  readonly secret: string;
+  readonly isDevDefault: boolean;
+}
+
+/** Reads JWT_SECRET from `env`, falling back to the development default. */
+export function resolveJwtSecret(env: NodeJS.ProcessEnv): JwtSecret {
+  const secret = env.JWT_SECRET;
+  if (secret === undefined || secret === "") return { secret: DEV_JWT_SECRET, isDevDefault: true };
+  return { secret, isDevDefault: false };
+}
+
+/** An issued token and how long it lives. */
+export interface IssuedToken {
+  readonly token: string;
+  readonly expiresIn: number;
+}
+
+/** Issues and checks the server's bearer tokens. */
+export interface JwtAuth {
+  /** A token for `userId` that lives `ttlSeconds`. */
+  issueToken(userId: string): Promise<IssuedToken>;
+  /** The user of `Authorization: Bearer <token>`, or null when the header or token is missing or bad. */
+  authenticate(request: Request): Promise<AuthenticatedUser | null>;
+}
+
+/** Options of createJwtAuth. */
+export interface JwtAuthOptions {
+  readonly secret: string;
+  /** Token lifetime in seconds. Default DEFAULT_TOKEN_TTL_SECONDS. */
+  readonly ttlSeconds?: number;
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+) *$/i;
+
+/** Builds the token issuer and checker for one secret. */
+export function createJwtAuth(options: JwtAuthOptions): JwtAuth {
+  const key = new TextEncoder().encode(options.secret);
+  const ttlSeconds = options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
+    throw new RangeError(`token lifetime ${ttlSeconds} must be a positive whole number of seconds`);
+  }
+  return {
+    async issueToken(userId) {
+      const now = Math.floor(Date.now() / 1000);
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject(userId)
+        .setIssuer(TOKEN_ISSUER)
+        .setIssuedAt(now)
+        .setNotBefore(now)
+        .setExpirationTime(now + ttlSeconds)
+        .sign(key);
+      return { token, expiresIn: ttlSeconds };
+    },
+    async authenticate(request) {
+      const match = BEARER.exec(request.headers.get("authorization") ?? "");
+      if (match === null) return null;
+      try {
+        const { payload } = await jwtVerify(match[1]!, key, {
+          algorithms: ["HS256"],
+          issuer: TOKEN_ISSUER,
+          requiredClaims: ["exp", "sub"],
+          clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        });
+        return typeof payload.sub === "string" && payload.sub !== "" ? { userId: payload.sub } : null;
+      } catch (error) {
+        // Any verification failure means "not authenticated"; anything else is a bug to surface.
+        if (error instanceof errors.JOSEError) return null;
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * The `oversync` program: parses the command line, runs the command, and turns its outcome into an
+ * exit code (0 done, 1 failed, 2 bad command line). `serve` runs until SIGINT or SIGTERM; a second
+ * signal during shutdown exits at once with 1.
+ */
+import { type CliCommand, parseCommandLine } from "./cli-args.js";
+import { CliError } from "./cli-error.js";
+import { createJsonLogger } from "./json-log.js";
+import { resolveJwtSecret } from "./jwt-auth.js";
+import { startServer } from "./serve.js";
+
+/** Runs `oversync` with `argv` (without the node and script paths); resolves to the exit code. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let command: CliCommand;
+  try {
+    command = parseCommandLine(argv);
+  } catch (error) {
+    return fail(error, 2);
+  }
+  if (command.kind === "help") {
+    process.stdout.write(command.text);
+    return 0;
+  }
+  const logger = createJsonLogger();
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  // Signals are caught from the start, so one arriving while the database opens still ends cleanly.
+  let stopSignal: NodeJS.Signals | undefined;
+  let wake: (() => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopSignal !== undefined) process.exit(1);
+    stopSignal = signal;
+    wake?.();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      ...command.args,
+      databaseUrl: env.DATABASE_URL,
+      jwtSecret: resolveJwtSecret(env),
+      logger,
+      say,
+    });
+  } catch (error) {
+    return fail(error, 1);
+  }
+  if (stopSignal === undefined) await new Promise<void>((resolve) => (wake = resolve));
+  say(`received ${stopSignal}; finishing open requests (send it again to stop at once)`);
+  try {
+    await server.close();
+    return 0;
+  } catch (error) {
+    return fail(error, 1);
+  }
+}
+
+function fail(error: unknown, exitCode: number): number {
+  if (error instanceof CliError) {
+    process.stderr.write(`oversync: ${error.message} [${error.code}]\n`);
+  } else {
+    process.stderr.write(`oversync: unexpected failure: ${(error as Error)?.stack ?? String(error)}\n`);
+  }
+  return exitCode;
+}

@@ -1,0 +1,168 @@
+/**
+ * `oversync serve`: the reference sync server. It opens the database (PGlite or PostgreSQL),
+ * creates the example schema, bootstraps the sync runtime over it, and serves the sync, sign-in and
+ * test-helper routes over HTTP until it is told to stop; then it stops accepting connections, lets
+ * in-flight requests finish, and closes the runtime, the LISTEN session and the pool.
+ */
+import { type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type SyncRuntime, createSyncService, toNodeListener } from "@oversync/server";
+import { CliError } from "./cli-error.js";
+import { type OpenDatabase, openDatabase } from "./database.js";
+import {
+  EXAMPLE_APP_NAME,
+  EXAMPLE_REGISTERED_TABLES,
+  EXAMPLE_SCHEMA,
+  ensureExampleSchema,
+} from "./example-schema.js";
+import type { JsonLogger } from "./json-log.js";
+import { type JwtSecret, createJwtAuth } from "./jwt-auth.js";
+import { createReferenceHandler } from "./reference-handler.js";
+import { logRequests } from "./request-log.js";
+
+/** The `schema_version` the reference server advertises (the upstream example sends 1). */
+const SCHEMA_VERSION = 1;
+
+/** Everything `serve` needs, already parsed and validated. */
+export interface ServeConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** When set, PostgreSQL is used instead of PGlite. */
+  readonly databaseUrl?: string;
+  readonly jwtSecret: JwtSecret;
+  readonly tokenTtlSeconds: number;
+  /** How long shutdown waits for open requests (e.g. watch streams) before cutting them, in ms. */
+  readonly shutdownGraceMs: number;
+  /** Structured log lines (requests, faults, lifecycle events). */
+  readonly logger: JsonLogger;
+  /** Lines for people (the banner and warnings). */
+  readonly say: (line: string) => void;
+}
+
+/** A started server. */
+export interface RunningServer {
+  /** The base URL clients use. */
+  readonly url: string;
+  readonly database: OpenDatabase;
+  /** Graceful shutdown; resolves when everything is closed. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Starts the server; once it accepts connections it prints the banner, then logs "listening". */
+export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  const { logger } = config;
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    logger,
+  });
+  let service: SyncRuntime | undefined;
+  try {
+    await ensureExampleSchema(database.pool);
+    service = createSyncService({
+      pool: database.pool,
+      appName: EXAMPLE_APP_NAME,
+      registeredTables: EXAMPLE_REGISTERED_TABLES,
+      maxSupportedSchemaVersion: SCHEMA_VERSION,
+      logger,
+      watch: { notifications: database.notifications },
+    });
+    await service.bootstrap();
+    const auth = createJwtAuth({ secret: config.jwtSecret.secret, ttlSeconds: config.tokenTtlSeconds });
+    // The runtime is the test helpers' hooks: whichever of the two it offers gets its route.
+    const handler = createReferenceHandler({ service, auth, testHooks: service, logger });
+    const server = createServer(logRequests(toNodeListener(handler, { logger }), logger));
+    const url = await listen(server, config.port, config.host);
+    printBanner(config, url, database);
+    logger.info("listening", { url, database: database.description });
+    const running = service;
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      database,
+      close: () => {
+        closing ??= shutdown(server, running, database, config);
+        return closing;
+      },
+    };
+  } catch (error) {
+    await service?.close().catch(() => undefined);
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  }).catch((error: NodeJS.ErrnoException) => {
+    const reason = error.code === "EADDRINUSE" ? "the port is already in use" : error.message;
+    throw new CliError(
+      "listen_failed",
+      `cannot listen on ${host}:${port}: ${reason}; stop the other process or choose another --port/--host`,
+      { cause: error },
+    );
+  });
+  const address = server.address() as AddressInfo;
+  return `http://${urlHost(host)}:${address.port}`;
+}
+
+/** The host part of the URL people and clients should use for a listen address. */
+function urlHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "localhost";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+function printBanner(config: ServeConfig, url: string, database: OpenDatabase): void {
+  const { say } = config;
+  const everywhere = config.host === "0.0.0.0" || config.host === "::";
+  say("oversync reference server");
+  say(`  url        ${url}${everywhere ? ` (listening on all interfaces, ${config.host})` : ""}`);
+  say(`  database   ${database.description}`);
+  say(
+    `  app        ${EXAMPLE_APP_NAME}: schema ${EXAMPLE_SCHEMA}, ${EXAMPLE_REGISTERED_TABLES.length} tables`,
+  );
+  say(`  sign-in    POST ${url}/dummy-signin {"user":"<id>","password":"<any>"}`);
+  say(`  tokens     HS256, valid ${config.tokenTtlSeconds} s`);
+  if (config.jwtSecret.isDevDefault) {
+    say("  WARNING    JWT_SECRET is not set: tokens are signed with a built-in development secret that");
+    say("             anyone can read. Set JWT_SECRET before letting other machines reach this server.");
+  }
+  say("Press Ctrl+C to stop.");
+}
+
+/**
+ * Stops accepting connections, then closes the runtime: watch streams end at once, calls already
+ * inside it finish, and calls arriving later are answered 503 (which clients retry). Open requests
+ * get up to the grace period to complete before what is left is cut; then the LISTEN session and
+ * the pool close.
+ */
+async function shutdown(server: Server, service: SyncRuntime, database: OpenDatabase, config: ServeConfig) {
+  config.logger.info("shutting down", { grace_ms: config.shutdownGraceMs });
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Keep-alive connections that go idle after their last response are closed as they appear.
+  server.closeIdleConnections();
+  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  let graceTimer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<"timeout">((resolve) => {
+    graceTimer = setTimeout(() => resolve("timeout"), config.shutdownGraceMs);
+  });
+  try {
+    await service.close();
+    if ((await Promise.race([closed, graceOver])) === "timeout") {
+      config.logger.warn("cutting connections still open after the grace period");
+      server.closeAllConnections();
+      await closed;
+    }
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(graceTimer);
+    await database.close();
+  }
+  config.logger.info("stopped");
+}

@@ -1,0 +1,67 @@
+/**
+ * The unauthenticated test helpers the upstream live suites call (protocol-latest §5). They reach
+ * into the sync runtime through two small hooks; each route is served when its hook is offered.
+ */
+import {
+  type RetentionFloorResponse,
+  type WatchSubscribersResponse,
+  decodeRetentionFloorRequest,
+  decodeWatchSubscribersQuery,
+} from "@oversync/protocol";
+import { type PublicRoute, jsonResponse } from "@oversync/server";
+
+/** What the test helpers need from the sync runtime. */
+export interface TestHelperHooks {
+  /**
+   * Moves `userId`'s retained bundle floor to `floor` (history below it need not be deleted).
+   * Throws OversyncError `user_state_not_found` for a user without sync state; any other failure is
+   * answered 500 `retention_floor_update_failed`.
+   */
+  setRetainedFloor(userId: string, floor: number): Promise<void>;
+  /** How many watch streams this process currently holds open for `userId`. */
+  watchSubscriberCount(userId: string): number;
+}
+
+/**
+ * `POST /test/retention-floor` (when `setRetainedFloor` is offered) and `GET /test/watch-subscribers`
+ * (when `watchSubscriberCount` is); a route whose hook is missing is not served (404).
+ */
+export function testHelperRoutes(hooks: Partial<TestHelperHooks>): PublicRoute[] {
+  const routes: PublicRoute[] = [];
+  if (typeof hooks.setRetainedFloor === "function") {
+    routes.push({
+      method: "POST",
+      path: "/test/retention-floor",
+      auth: "none",
+      failureCode: "retention_floor_update_failed",
+      async handle({ bodyText }) {
+        const request = decodeRetentionFloorRequest(await bodyText());
+        await hooks.setRetainedFloor!(request.user_id, request.retained_bundle_floor);
+        const body: RetentionFloorResponse = {
+          status: "ok",
+          user_id: request.user_id,
+          retained_bundle_floor: request.retained_bundle_floor,
+        };
+        return jsonResponse(body);
+      },
+    });
+  }
+  if (typeof hooks.watchSubscriberCount === "function") {
+    routes.push({
+      method: "GET",
+      path: "/test/watch-subscribers",
+      auth: "none",
+      failureCode: "internal_error",
+      async handle({ url }) {
+        const { user_id } = decodeWatchSubscribersQuery(url.searchParams);
+        const body: WatchSubscribersResponse = {
+          user_id,
+          subscriber_count: hooks.watchSubscriberCount!(user_id),
+          process_local_only: true,
+        };
+        return jsonResponse(body);
+      },
+    });
+  }
+  return routes;
+}

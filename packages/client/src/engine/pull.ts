@@ -1,0 +1,96 @@
+/**
+ * `pullToStable`: download complete bundles up to the ceiling the first page reports (later pages
+ * ask for exactly that ceiling), each bundle applied in its own authoritative transaction, the
+ * checkpoint advanced only with it. A row already known at the same or a newer version is skipped;
+ * an applied row replaces any dirty row of its key. History the server no longer holds
+ * (`history_pruned`) or a checkpoint beyond its history (`checkpoint_ahead`) switches to a
+ * keep-source snapshot rebuild, with the rebuild gate set first so a crash resumes it.
+ */
+import { OversyncError, ProtocolViolationError } from "@oversync/protocol";
+import { decodeAuthoritativeRow } from "./authoritative-rows.js";
+import { type EngineContext, applyAuthoritatively, openStore, toWireInt } from "./engine-context.js";
+import {
+  checkpointRecoveryRequired,
+  markCheckpointRecovery,
+  rebuildKeepSource,
+  recoverCheckpoint,
+} from "./rebuild.js";
+import type { RemoteSyncReport } from "./results.js";
+import { requireNoSourceRecovery, syncStatus } from "./session-gates.js";
+import { DirtyStateRejectedError, PendingPushReplayError, rebuildRequiredError } from "./sync-errors.js";
+
+/** Pulls to the stable ceiling, recovering the checkpoint when needed. */
+export async function pullToStable(ctx: EngineContext): Promise<RemoteSyncReport> {
+  if (await checkpointRecoveryRequired(ctx)) return recoverCheckpoint(ctx);
+  const store = openStore(ctx, "pullToStable()");
+  await store.read(async (state) => {
+    requireNoSourceRecovery(await state.readOperation());
+    if ((await state.readAttachment()).rebuildRequired) throw rebuildRequiredError();
+    const outboxRows = await state.countOutboxRows();
+    if (outboxRows > 0n) throw new PendingPushReplayError("pullToStable()", outboxRows);
+    const dirty = await state.countDirtyRows();
+    if (dirty > 0n) throw new DirtyStateRejectedError("pullToStable()", dirty);
+  });
+  ctx.progress.phase("pulling");
+  try {
+    const outcome = await pullIncremental(ctx);
+    return { outcome, syncStatus: await store.read(syncStatus) };
+  } catch (error) {
+    if (
+      error instanceof OversyncError &&
+      (error.code === "history_pruned" || error.code === "checkpoint_ahead")
+    ) {
+      await markCheckpointRecovery(ctx, error.code);
+      return rebuildKeepSource(ctx);
+    }
+    throw error;
+  }
+}
+
+async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" | "applied_incremental"> {
+  const store = openStore(ctx, "pullToStable()");
+  const initial = await store.read(async (state) => (await state.readAttachment()).lastBundleSeqSeen);
+  const start = toWireInt(initial, "last_bundle_seq_seen");
+  let after = start;
+  let target = 0;
+  for (;;) {
+    const page = await ctx.transport.pull({
+      afterBundleSeq: after,
+      maxBundles: ctx.options.downloadLimit,
+      targetBundleSeq: target > 0 ? target : undefined,
+    });
+    if (target === 0) target = page.stable_bundle_seq;
+    else if (page.stable_bundle_seq !== target) {
+      throw new ProtocolViolationError(
+        "invalid_response",
+        `pull response stable bundle seq changed from ${target} to ${page.stable_bundle_seq}`,
+      );
+    }
+    for (const bundle of page.bundles) {
+      const rows = bundle.rows.map((row) => decodeAuthoritativeRow(store.schema, row));
+      const bundleSeq = BigInt(bundle.bundle_seq);
+      await applyAuthoritatively(ctx, async (state) => {
+        for (const row of rows) {
+          const known = await state.readRowState(row.tableName, row.keyJson);
+          if (known !== undefined && known.rowVersion >= row.rowVersion) continue;
+          await state.applyRemoteRow(row);
+          await state.deleteDirtyRow(row.tableName, row.keyJson);
+        }
+        const attachment = await state.readAttachment();
+        if (bundleSeq > attachment.lastBundleSeqSeen) {
+          await state.writeAttachment({ ...attachment, lastBundleSeqSeen: bundleSeq });
+        }
+      });
+      after = bundle.bundle_seq;
+    }
+    if (after >= target) {
+      return after === start && target === start ? "already_at_target" : "applied_incremental";
+    }
+    if (!page.has_more) {
+      throw new ProtocolViolationError(
+        "invalid_response",
+        `pull ended early at bundle seq ${after} before stable bundle seq ${target}`,
+      );
+    }
+  }
+}

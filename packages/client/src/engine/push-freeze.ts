@@ -1,0 +1,131 @@
+/**
+ * Freezing: moving the coalesced dirty rows into the durable outbox as one logical push bundle, in
+ * one transaction. An unfinished outbox (prepared or committed_remote) is always resumed instead,
+ * so a crash at any later step replays the same bundle.
+ *
+ * At freeze time the op is recomputed from the payload and the known row state (the trigger's op is
+ * advisory), an insert that was deleted again before it was ever pushed is dropped, upserts go
+ * parents first and deletes children first, and `canonical_request_hash` is computed over the wire
+ * rows exactly as they will be uploaded.
+ */
+import { type RowOp, canonicalJson, canonicalRequestHash } from "@oversync/protocol";
+import { wireKeyOfLocalKeyJson, wirePayloadOfLocalPayload } from "../store/payload-codec.js";
+import {
+  type DirtyRow,
+  EMPTY_OUTBOX_BUNDLE,
+  type OutboxBundle,
+  type OutboxRow,
+  type RuntimeState,
+  storeError,
+} from "../store/runtime-state.js";
+
+/** The outbox bundle and its rows in upload order. */
+export interface Outbox {
+  readonly bundle: OutboxBundle;
+  readonly rows: readonly OutboxRow[];
+}
+
+/**
+ * Resumes the persisted outbox, or freezes the dirty rows into a new `prepared` one under the
+ * source's next bundle id. An empty result means there was nothing to push.
+ */
+export async function resumeOrFreezeOutbox(
+  state: RuntimeState,
+  sourceId: string,
+  initializationId: string,
+): Promise<Outbox> {
+  const bundle = await state.readOutboxBundle();
+  if (bundle.state !== "none") return checkedOutbox(state, bundle, sourceId);
+
+  const source = await state.readSource(sourceId);
+  if (source === undefined) throw storeError(`source ${sourceId} has no _sync_source_state row`);
+  const sourceBundleId = source.nextSourceBundleId;
+  const upserts: { dirty: DirtyRow; op: RowOp }[] = [];
+  const deletes: DirtyRow[] = [];
+  for (const dirty of await state.listDirtyRows()) {
+    const known = await state.readRowState(dirty.tableName, dirty.keyJson);
+    const liveOnServer = known !== undefined && !known.deleted;
+    if (dirty.payload === null) {
+      // Deleting a row the server never had live is a no-op: drop it instead of pushing it.
+      if (liveOnServer) deletes.push(dirty);
+      else await state.deleteDirtyRow(dirty.tableName, dirty.keyJson);
+    } else {
+      upserts.push({ dirty, op: liveOnServer ? "UPDATE" : "INSERT" });
+    }
+  }
+  const rank = (row: DirtyRow) => state.schema.table(row.tableName).dependencyRank;
+  const byOrdinal = (a: DirtyRow, b: DirtyRow) => (a.dirtyOrdinal < b.dirtyOrdinal ? -1 : 1);
+  upserts.sort((a, b) => rank(a.dirty) - rank(b.dirty) || byOrdinal(a.dirty, b.dirty));
+  deletes.sort((a, b) => rank(b) - rank(a) || byOrdinal(a, b));
+  const ordered = [...upserts, ...deletes.map((dirty) => ({ dirty, op: "DELETE" as const }))];
+  if (ordered.length === 0) return { bundle: EMPTY_OUTBOX_BUNDLE, rows: [] };
+
+  const rows: OutboxRow[] = ordered.map(({ dirty, op }, index) => {
+    const table = state.schema.table(dirty.tableName);
+    const payload = op === "DELETE" ? null : dirty.payload;
+    return {
+      sourceBundleId,
+      rowOrdinal: BigInt(index),
+      tableName: table.name,
+      keyJson: dirty.keyJson,
+      wireKeyJson: canonicalJson(wireKeyOfLocalKeyJson(table, dirty.keyJson)),
+      op,
+      baseRowVersion: dirty.baseRowVersion,
+      localPayload: payload,
+      wirePayload: payload === null ? null : canonicalJson(wirePayloadOfLocalPayload(table, payload)),
+    };
+  });
+  const frozen: OutboxBundle = {
+    state: "prepared",
+    sourceId,
+    sourceBundleId,
+    initializationId,
+    canonicalRequestHash: outboxRequestHash(state.schema.schema, rows),
+    rowCount: BigInt(rows.length),
+    remoteBundleHash: "",
+    remoteBundleSeq: 0n,
+  };
+  await state.clearOutboxRows();
+  await state.writeOutboxBundle(frozen);
+  await state.insertOutboxRows(rows);
+  for (const row of rows) await state.deleteDirtyRow(row.tableName, row.keyJson);
+  return { bundle: frozen, rows };
+}
+
+/** `canonical_request_hash` of outbox rows, as the push-session create request carries it. */
+export function outboxRequestHash(schema: string, rows: readonly OutboxRow[]): string {
+  return canonicalRequestHash(
+    rows.map((row) => ({
+      schema,
+      table: row.tableName,
+      key: JSON.parse(row.wireKeyJson) as Record<string, string>,
+      op: row.op,
+      base_row_version: row.baseRowVersion,
+      payload: row.wirePayload === null ? null : (JSON.parse(row.wirePayload) as Record<string, unknown>),
+    })),
+  );
+}
+
+/** The persisted outbox, checked for consistency with its bundle row and the current source. */
+async function checkedOutbox(state: RuntimeState, bundle: OutboxBundle, sourceId: string): Promise<Outbox> {
+  if (bundle.sourceId !== sourceId) {
+    throw storeError(`the frozen outbox belongs to source ${bundle.sourceId}, not the current ${sourceId}`);
+  }
+  const rows = await state.listOutboxRows();
+  if (rows.length === 0 || BigInt(rows.length) !== bundle.rowCount) {
+    throw storeError(`the ${bundle.state} outbox declares ${bundle.rowCount} rows but holds ${rows.length}`);
+  }
+  if (rows.some((row) => row.sourceBundleId !== bundle.sourceBundleId)) {
+    throw storeError("outbox rows do not all belong to the outbox bundle's source_bundle_id");
+  }
+  if (
+    bundle.state === "committed_remote" &&
+    (bundle.remoteBundleSeq <= 0n || bundle.remoteBundleHash === "")
+  ) {
+    throw storeError("the committed_remote outbox lacks its remote bundle seq or hash");
+  }
+  if (outboxRequestHash(state.schema.schema, rows) !== bundle.canonicalRequestHash) {
+    throw storeError("the outbox rows no longer match their canonical_request_hash");
+  }
+  return { bundle, rows };
+}

@@ -1,0 +1,99 @@
+/**
+ * Replaying our own committed bundle locally, in one authoritative transaction. The network round
+ * trip ran outside any transaction, so the app may have changed a pushed row meanwhile; each
+ * uploaded row is rebased:
+ *
+ * | pushed | local now                                   | result                                       |
+ * |--------|---------------------------------------------|----------------------------------------------|
+ * | DELETE | row exists again                            | keep it; re-queue INSERT on the new version  |
+ * | DELETE | row absent                                  | accept the committed delete                  |
+ * | upsert | row absent                                  | re-queue DELETE on the new version           |
+ * | upsert | a different pending change, or other values | keep it; re-queue UPDATE of the live row     |
+ * | upsert | unchanged                                   | accept the committed row, drop the dirty row |
+ *
+ * "Re-queue" records the committed version in the row state and bases the local intent on it.
+ * Then the source's bundle sequence moves past this bundle, the checkpoint advances only when the
+ * bundle is the next contiguous one, and the outbox is cleared.
+ */
+import type { CommittedBundleIdentity, RowOp } from "@oversync/protocol";
+import type { ApplyState } from "../store/app-rows.js";
+import { EMPTY_OUTBOX_BUNDLE, type OutboxRow } from "../store/runtime-state.js";
+import type { AuthoritativeRow } from "./authoritative-rows.js";
+import { type EngineContext, applyAuthoritatively } from "./engine-context.js";
+import type { Outbox } from "./push-freeze.js";
+
+type ReplayPlan =
+  | { readonly kind: "accept" }
+  | { readonly kind: "preserve"; readonly op: RowOp; readonly payload: string | null };
+
+/** Applies the verified committed `rows` of `outbox` and clears the outbox. */
+export async function replayCommittedBundle(
+  ctx: EngineContext,
+  outbox: Outbox,
+  committed: CommittedBundleIdentity,
+  rows: readonly AuthoritativeRow[],
+): Promise<void> {
+  await applyAuthoritatively(ctx, async (state) => {
+    const plans = new Map<string, ReplayPlan>();
+    for (const uploaded of outbox.rows) {
+      plans.set(rowId(uploaded.tableName, uploaded.keyJson), await planReplay(state, uploaded));
+    }
+    for (const row of rows) {
+      const plan = plans.get(rowId(row.tableName, row.keyJson));
+      if (plan?.kind === "preserve") {
+        await state.putRowState(row.tableName, row.keyJson, {
+          rowVersion: row.rowVersion,
+          deleted: row.op === "DELETE",
+        });
+        await state.putDirtyRow({
+          tableName: row.tableName,
+          keyJson: row.keyJson,
+          op: plan.op,
+          baseRowVersion: row.rowVersion,
+          payload: plan.payload,
+        });
+        continue;
+      }
+      await state.applyRemoteRow(row);
+      // A committed row the client did not upload (a server cascade) leaves local intent alone.
+      if (plan !== undefined) await state.deleteDirtyRow(row.tableName, row.keyJson);
+    }
+    await finishCommittedBundle(state, outbox, BigInt(committed.bundle_seq));
+  });
+}
+
+/** Advances the source sequence and (if contiguous) the checkpoint, clears lease and outbox. */
+async function finishCommittedBundle(state: ApplyState, outbox: Outbox, bundleSeq: bigint): Promise<void> {
+  const { bundle } = outbox;
+  await state.raiseNextSourceBundleId(bundle.sourceId, bundle.sourceBundleId + 1n);
+  const attachment = await state.readAttachment();
+  await state.writeAttachment({
+    ...attachment,
+    // A gap means bundles of other sources are still unseen; a later pull fetches them.
+    lastBundleSeqSeen:
+      bundleSeq === attachment.lastBundleSeqSeen + 1n ? bundleSeq : attachment.lastBundleSeqSeen,
+    pendingInitializationId: "",
+  });
+  await state.clearOutboxRows();
+  await state.writeOutboxBundle(EMPTY_OUTBOX_BUNDLE);
+}
+
+async function planReplay(state: ApplyState, uploaded: OutboxRow): Promise<ReplayPlan> {
+  const live = await state.readLocalPayload(uploaded.tableName, uploaded.keyJson);
+  if (uploaded.op === "DELETE") {
+    return live === undefined ? { kind: "accept" } : { kind: "preserve", op: "INSERT", payload: live };
+  }
+  if (live === undefined) return { kind: "preserve", op: "DELETE", payload: null };
+  const pending = await state.readDirtyRow(uploaded.tableName, uploaded.keyJson);
+  // Payload texts compare exactly: the triggers and readLocalPayload serialize a row identically.
+  const pendingDiffers =
+    pending !== undefined && (pending.op !== uploaded.op || pending.payload !== uploaded.localPayload);
+  if (pendingDiffers || live !== uploaded.localPayload) {
+    return { kind: "preserve", op: "UPDATE", payload: live };
+  }
+  return { kind: "accept" };
+}
+
+function rowId(tableName: string, keyJson: string): string {
+  return `${tableName}\u0000${keyJson}`;
+}

@@ -1,0 +1,110 @@
+/**
+ * The network half of a push: create the session (or learn the bundle is already committed),
+ * upload the outbox in chunks, commit, then fetch the committed bundle back and verify it
+ * (row count, `bundle_hash`, `canonical_request_hash`) before anything is replayed locally.
+ */
+import {
+  type BundleRow,
+  type CommittedBundleIdentity,
+  ProtocolViolationError,
+  bundleHash,
+} from "@oversync/protocol";
+import type { PushRowInput } from "../transport/sync-transport.js";
+import { withCommittedBundleNotFoundRetry } from "../transport/retry-policy.js";
+import { type EngineContext, openStore, toWireInt } from "./engine-context.js";
+import type { Outbox } from "./push-freeze.js";
+
+/**
+ * Uploads a prepared outbox and commits it; answers the committed bundle's identity.
+ * `initializationId` is the current seeding lease ("" when none), which a re-attach may have renewed.
+ */
+export async function uploadAndCommit(
+  ctx: EngineContext,
+  outbox: Outbox,
+  initializationId: string,
+): Promise<CommittedBundleIdentity> {
+  const { bundle, rows } = outbox;
+  const sourceBundleId = toWireInt(bundle.sourceBundleId, "source_bundle_id");
+  const created = await ctx.transport.createPushSession({
+    sourceBundleId,
+    plannedRowCount: rows.length,
+    canonicalRequestHash: bundle.canonicalRequestHash,
+    initializationId,
+  });
+  if (created.status === "already_committed") {
+    // A crash after an earlier commit: the server already holds this (source, bundle id).
+    return {
+      bundle_seq: created.bundle_seq,
+      source_id: created.source_id,
+      source_bundle_id: created.source_bundle_id,
+      row_count: created.row_count,
+      bundle_hash: created.bundle_hash,
+      canonical_request_hash: created.canonical_request_hash,
+    };
+  }
+  const pushId = created.push_id;
+  try {
+    const schema = openStore(ctx, "push").schema.schema;
+    for (let start = 0; start < rows.length; start += ctx.options.uploadLimit) {
+      const chunk = rows.slice(start, start + ctx.options.uploadLimit).map(
+        (row): PushRowInput => ({
+          schema,
+          table: row.tableName,
+          key: JSON.parse(row.wireKeyJson) as Record<string, string>,
+          op: row.op,
+          base_row_version: toWireInt(row.baseRowVersion, "base_row_version"),
+          ...(row.wirePayload === null
+            ? {}
+            : { payload: JSON.parse(row.wirePayload) as Record<string, string | null> }),
+        }),
+      );
+      await ctx.transport.uploadPushChunk({ pushId, startRowOrdinal: start, rows: chunk });
+    }
+    const committed = await ctx.transport.commitPushSession({ pushId, sourceBundleId });
+    return committed;
+  } catch (error) {
+    // Only an uncommitted session is worth deleting; the next attempt starts a fresh one anyway.
+    await ctx.transport.deletePushSession(pushId).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Fetches every row of a committed bundle (paging by `downloadLimit`, retrying while it is not yet
+ * visible) and checks it against the commit: row count and recomputed `bundle_hash`.
+ */
+export async function fetchCommittedBundle(
+  ctx: EngineContext,
+  committed: CommittedBundleIdentity,
+): Promise<BundleRow[]> {
+  const rows: BundleRow[] = [];
+  let afterRowOrdinal: number | undefined;
+  for (;;) {
+    const page = await withCommittedBundleNotFoundRetry(
+      () =>
+        ctx.transport.fetchCommittedRows({
+          committed,
+          afterRowOrdinal,
+          maxRows: ctx.options.downloadLimit,
+        }),
+      { operation: "committed rows", clock: ctx.options.retryClock },
+    );
+    rows.push(...page.rows);
+    if (!page.has_more) break;
+    afterRowOrdinal = page.next_row_ordinal;
+  }
+  if (rows.length !== committed.row_count) {
+    throw new ProtocolViolationError(
+      "invalid_response",
+      `fetched committed bundle row count ${rows.length} does not match expected row_count ${committed.row_count}`,
+    );
+  }
+  const computed = bundleHash(rows);
+  if (computed !== committed.bundle_hash) {
+    throw new ProtocolViolationError(
+      "invalid_response",
+      `fetched committed bundle hash ${computed} does not match expected ${committed.bundle_hash}`,
+    );
+  }
+  return rows;
+}

@@ -1,0 +1,263 @@
+/**
+ * Snapshot sessions: staging every chunk durably (one transaction per chunk, invisible to the
+ * application), then replacing the managed tables with the staged rows in one authoritative
+ * transaction with deferred foreign keys. A failure before the final commit leaves the checkpoint,
+ * the source and the application rows as they were; the next attempt clears the stage and starts a
+ * new session from row 0.
+ */
+import {
+  ProtocolViolationError,
+  type SnapshotNegotiation,
+  type SnapshotSession,
+  canonicalJson,
+} from "@oversync/protocol";
+import type { SnapshotSessionArgs } from "../transport/sync-transport.js";
+import { withSnapshotCapacityRetry } from "../transport/retry-policy.js";
+import type { ApplyState } from "../store/app-rows.js";
+import {
+  decodeWirePayload,
+  keyValueOfLocalKeyJson,
+  localKeyOfWireKey,
+  wirePayloadOfLocalPayload,
+} from "../store/payload-codec.js";
+import {
+  type DirtyRow,
+  EMPTY_OUTBOX_BUNDLE,
+  NO_OPERATION,
+  type SnapshotStageRow,
+  storeError,
+} from "../store/runtime-state.js";
+import { type EngineContext, applyAuthoritatively, openStore } from "./engine-context.js";
+import type { RestoreSummary } from "./results.js";
+import { requireFreshSource } from "./source-recovery.js";
+
+/** Opens a snapshot session, waiting out the server's capacity answers. */
+export function createSnapshotSession(
+  ctx: EngineContext,
+  args?: SnapshotSessionArgs,
+): Promise<SnapshotSession> {
+  return withSnapshotCapacityRetry(() => ctx.transport.createSnapshotSession(args), {
+    operation: "snapshot session create",
+    clock: ctx.options.retryClock,
+  });
+}
+
+/** Best-effort cleanup of a session; its failure never hides the operation's own outcome. */
+export async function deleteSnapshotSession(ctx: EngineContext, session: SnapshotSession): Promise<void> {
+  await ctx.transport.deleteSnapshotSession(session.snapshot_id).catch(() => undefined);
+}
+
+/**
+ * Downloads every chunk of `session` into the stage (1-based row ordinals), checking the running
+ * row and byte totals against the session. Payloads are staged as received and checked at apply.
+ */
+export async function stageSnapshot(
+  ctx: EngineContext,
+  session: SnapshotSession,
+  limits: SnapshotNegotiation,
+): Promise<void> {
+  const store = openStore(ctx, "snapshot staging");
+  const fail = (message: string) => new ProtocolViolationError("invalid_snapshot_chunk", message);
+  let rowsSoFar = 0;
+  let bytesSoFar = 0;
+  for (;;) {
+    const chunk = await withSnapshotCapacityRetry(
+      () =>
+        ctx.transport.fetchSnapshotChunk({
+          session,
+          afterRowOrdinal: rowsSoFar,
+          bytesBefore: bytesSoFar,
+          maxRows: limits.maxRows,
+          maxBytes: limits.maxBytes,
+        }),
+      { operation: "snapshot chunk", clock: ctx.options.retryClock },
+    );
+    const staged = chunk.rows.map((row, index): SnapshotStageRow => {
+      if (row.schema !== store.schema.schema) {
+        throw fail(`snapshot row schema ${row.schema} does not match client schema ${store.schema.schema}`);
+      }
+      const table = store.schema.table(row.table);
+      return {
+        snapshotId: session.snapshot_id,
+        rowOrdinal: BigInt(rowsSoFar + index + 1),
+        tableName: table.name,
+        keyJson: localKeyOfWireKey(table, row.key).keyJson,
+        rowVersion: BigInt(row.row_version),
+        payload: canonicalJson(row.payload),
+      };
+    });
+    await store.write((state) => state.stageSnapshotRows(staged));
+    rowsSoFar += chunk.rows.length;
+    bytesSoFar += chunk.byte_count;
+    if (rowsSoFar > session.row_count || bytesSoFar > session.byte_count) {
+      throw fail(
+        `snapshot chunks run past the session's row_count ${session.row_count} / byte_count ${session.byte_count}`,
+      );
+    }
+    if (chunk.has_more) continue;
+    if (rowsSoFar !== session.row_count) {
+      throw fail(
+        `snapshot final row total ${rowsSoFar} does not match session row_count ${session.row_count}`,
+      );
+    }
+    if (bytesSoFar !== session.byte_count) {
+      throw fail(
+        `snapshot final byte total ${bytesSoFar} does not match session byte_count ${session.byte_count}`,
+      );
+    }
+    return;
+  }
+}
+
+/** What happens to the source and the outbox when a staged snapshot is applied. */
+export type SnapshotApplyMode =
+  /** Keep the source; drop the outbox (there is none) and dirty rows. */
+  | { readonly kind: "keep_source" }
+  /** Keep the source; a pruned committed outbox is done: raise the sequence past it, drop it. */
+  | { readonly kind: "keep_source_after_committed_push" }
+  /** Source recovery: rotate to `newSourceId`, re-apply the prepared outbox and retarget it. */
+  | { readonly kind: "rotate_source"; readonly newSourceId: string }
+  /** Remote-authoritative attach: bind `userId` on the current source. */
+  | { readonly kind: "remote_replace"; readonly userId: string };
+
+/**
+ * Replaces every managed table with the staged rows of `session` in one transaction, sets the
+ * checkpoint to the snapshot's bundle seq and clears the rebuild gate and the operation state.
+ */
+export async function applyStagedSnapshot(
+  ctx: EngineContext,
+  session: SnapshotSession,
+  mode: SnapshotApplyMode,
+): Promise<RestoreSummary> {
+  const store = openStore(ctx, "snapshot apply");
+  const batch = ctx.options.snapshotApplyBatchRows;
+  const snapshotSeq = BigInt(session.snapshot_bundle_seq);
+  await applyAuthoritatively(ctx, async (state) => {
+    const attachment = await state.readAttachment();
+    const userId = mode.kind === "remote_replace" ? mode.userId : attachment.attachedUserId;
+    if (mode.kind !== "remote_replace" && attachment.bindingState !== "attached") {
+      throw storeError("a snapshot can only be applied to an attached database");
+    }
+    if (mode.kind === "rotate_source") await requireFreshSource(state, mode.newSourceId);
+    const outbox = await state.readOutboxBundle();
+    // Writes that slipped in between the freeze and the server's refusal survive a rotation.
+    const keptDirty = mode.kind === "rotate_source" ? await state.listDirtyRows() : [];
+    await clearManagedState(state);
+    if (mode.kind === "keep_source" || mode.kind === "remote_replace") await clearOutbox(state);
+
+    let applied = 0n;
+    for (let after = 0n; ; ) {
+      const page = await state.listSnapshotStage(session.snapshot_id, after, batch);
+      for (const row of page) {
+        const table = store.schema.table(row.tableName);
+        await state.applyRemoteRow({
+          tableName: table.name,
+          op: "INSERT",
+          key: keyValueOfLocalKeyJson(table, row.keyJson),
+          values: decodeWirePayload(table, JSON.parse(row.payload)),
+          rowVersion: row.rowVersion,
+        });
+      }
+      applied += BigInt(page.length);
+      const last = page.at(-1);
+      if (last === undefined || page.length < batch) break;
+      after = last.rowOrdinal;
+    }
+    if (applied !== BigInt(session.row_count)) {
+      throw new ProtocolViolationError(
+        "invalid_snapshot_chunk",
+        `snapshot final row total ${applied} does not match session row_count ${session.row_count}`,
+      );
+    }
+
+    let sourceId = attachment.currentSourceId;
+    if (mode.kind === "keep_source_after_committed_push") {
+      if (outbox.state === "committed_remote" && outbox.rowCount > 0n) {
+        await state.raiseNextSourceBundleId(sourceId, outbox.sourceBundleId + 1n);
+      }
+      await clearOutbox(state);
+    }
+    if (mode.kind === "rotate_source") {
+      await state.markSourceReplaced(sourceId, mode.newSourceId);
+      sourceId = mode.newSourceId;
+      if (outbox.state === "prepared") await carryOutboxToSource(state, sourceId);
+      else await clearOutbox(state);
+      await reapplyDirtyRows(state, keptDirty);
+    }
+    await state.writeAttachment({
+      currentSourceId: sourceId,
+      bindingState: "attached",
+      attachedUserId: userId,
+      schemaName: store.schema.schema,
+      lastBundleSeqSeen: snapshotSeq,
+      rebuildRequired: false,
+      pendingInitializationId: "",
+    });
+    await state.writeOperation(NO_OPERATION);
+    await state.clearSnapshotStage(session.snapshot_id);
+  });
+  if (mode.kind === "rotate_source") ctx.sourceId = mode.newSourceId;
+  return { bundleSeq: snapshotSeq, rowCount: BigInt(session.row_count) };
+}
+
+/** Empties every managed table (configured or only registered) with its row states and dirty rows. */
+export async function clearManagedState(state: ApplyState): Promise<void> {
+  const tables = new Set([
+    ...state.schema.tables.map((table) => table.name),
+    ...(await state.listRegisteredTables()),
+  ]);
+  for (const table of tables) await state.clearAppTable(table);
+  await state.clearRowStates();
+  await state.clearDirtyRows();
+}
+
+/** Removes the outbox bundle and rows. */
+export async function clearOutbox(state: ApplyState): Promise<void> {
+  await state.clearOutboxRows();
+  await state.writeOutboxBundle(EMPTY_OUTBOX_BUNDLE);
+}
+
+/**
+ * Re-applies local changes captured after the freeze on top of the snapshot and queues them again,
+ * based on the snapshot's version of each row (they follow the carried outbox as the next bundle).
+ */
+async function reapplyDirtyRows(state: ApplyState, rows: readonly DirtyRow[]): Promise<void> {
+  for (const row of rows) {
+    const table = state.schema.table(row.tableName);
+    if (row.payload === null) {
+      await state.deleteAppRow(table.name, keyValueOfLocalKeyJson(table, row.keyJson));
+    } else {
+      await state.upsertAppRow(
+        table.name,
+        decodeWirePayload(table, wirePayloadOfLocalPayload(table, row.payload)),
+      );
+    }
+    const known = await state.readRowState(table.name, row.keyJson);
+    await state.putDirtyRow({ ...row, baseRowVersion: known?.rowVersion ?? 0n });
+  }
+}
+
+/**
+ * Source recovery keeps the frozen intent: re-applies the prepared outbox to the fresh tables
+ * (deletes delete, upserts write the local payload) and retargets it to bundle 1 of the new source,
+ * which then continues at bundle 2.
+ */
+async function carryOutboxToSource(state: ApplyState, sourceId: string): Promise<void> {
+  const bundle = await state.readOutboxBundle();
+  const rows = await state.listOutboxRows();
+  if (BigInt(rows.length) !== bundle.rowCount) {
+    throw storeError(`prepared outbox holds ${rows.length} rows but declares ${bundle.rowCount}`);
+  }
+  for (const row of rows) {
+    const table = state.schema.table(row.tableName);
+    if (row.op === "DELETE" || row.wirePayload === null) {
+      await state.deleteAppRow(table.name, localKeyOfWireKey(table, JSON.parse(row.wireKeyJson)).value);
+    } else {
+      await state.upsertAppRow(table.name, decodeWirePayload(table, JSON.parse(row.wirePayload)));
+    }
+  }
+  await state.clearOutboxRows();
+  await state.insertOutboxRows(rows.map((row) => ({ ...row, sourceBundleId: 1n })));
+  await state.writeOutboxBundle({ ...bundle, sourceId, sourceBundleId: 1n });
+  await state.raiseNextSourceBundleId(sourceId, 2n);
+}

@@ -1,0 +1,93 @@
+/**
+ * Running work on one checked-out session: transactions with a chosen isolation level, retries of
+ * the transient failures PostgreSQL reports under contention, and identifier quoting.
+ */
+import type { SqlClient, SqlPool, SqlQueryable } from "./sql-pool.js";
+
+/** Transaction isolation levels the runtime uses. */
+export type Isolation = "read committed" | "repeatable read";
+
+/** Options for one transaction. */
+export interface TransactionOptions {
+  readonly isolation?: Isolation;
+  readonly readOnly?: boolean;
+  /** Total attempts on serialization failures and deadlocks (1 = no retry). */
+  readonly attempts?: number;
+}
+
+/** SQLSTATEs that mean "run the transaction again": serialization failure, deadlock, lock timeout. */
+const RETRYABLE_SQLSTATES = new Set(["40001", "40P01", "55P03"]);
+
+/** The SQLSTATE of a driver error, if it has one. */
+export function sqlState(error: unknown): string | undefined {
+  if (typeof error === "object" && error !== null && "code" in error) {
+    const code = (error as { code: unknown }).code;
+    return typeof code === "string" ? code : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Checks out one client, runs `work` on it and releases it. A client whose work failed is
+ * discarded, so a session left in an unknown state never returns to the pool.
+ */
+export async function withClient<T>(pool: SqlPool, work: (client: SqlClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    const result = await work(client);
+    client.release();
+    return result;
+  } catch (error) {
+    client.release(error instanceof Error ? error : true);
+    throw error;
+  }
+}
+
+/**
+ * Runs `work` inside BEGIN … COMMIT on `client`, rolling back on any error. Retryable SQLSTATEs
+ * start the whole transaction again, up to `attempts` times, with a short growing pause.
+ */
+export async function inTransaction<T>(
+  client: SqlQueryable,
+  options: TransactionOptions,
+  work: () => Promise<T>,
+): Promise<T> {
+  const attempts = options.attempts ?? 1;
+  const begin = `BEGIN ISOLATION LEVEL ${(options.isolation ?? "read committed").toUpperCase()}${
+    options.readOnly ? " READ ONLY" : ""
+  }`;
+  for (let attempt = 1; ; attempt++) {
+    await client.query(begin);
+    try {
+      const result = await work();
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      // A failed ROLLBACK (e.g. a dead connection) must not hide the error that caused it.
+      await client.query("ROLLBACK").catch(() => undefined);
+      if (attempt >= attempts || !RETRYABLE_SQLSTATES.has(sqlState(error) ?? "")) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25 * attempt));
+    }
+  }
+}
+
+/** Quotes an SQL identifier: `"name"` with embedded quotes doubled. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** `"schema"."table"`. */
+export function qualifiedName(schema: string, table: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
+
+/**
+ * An integer column value as a JS number. Drivers return int8 as a string (node-postgres) or a
+ * bigint (PGlite); every integer the runtime reads this way is a sequence or count far below 2^53.
+ */
+export function toSafeInt(value: unknown): number {
+  const number = typeof value === "number" ? value : Number(value as string | bigint);
+  if (!Number.isSafeInteger(number))
+    throw new TypeError(`expected an integer column value, got ${String(value)}`);
+  return number;
+}

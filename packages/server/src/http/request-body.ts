@@ -1,0 +1,47 @@
+/** Reading a request body as UTF-8 text without ever holding more than the configured limit. */
+import { OversyncError } from "@oversync/protocol";
+
+/**
+ * Reads `request`'s body as text. A declared or actual size above `maxBytes` is 413
+ * request_too_large, read no further; a compressed body or invalid UTF-8 is 400 invalid_request.
+ */
+export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  const encoding = request.headers.get("content-encoding");
+  if (encoding !== null && encoding.trim().toLowerCase() !== "identity") {
+    throw new OversyncError(
+      "invalid_request",
+      `request bodies are accepted uncompressed only; send without Content-Encoding ${encoding}`,
+    );
+  }
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  if (request.body === null) return "";
+
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      // Left unread rather than cancelled: cancelling can reset the connection before the 413 is
+      // written. The node adapter closes a connection whose request body was not read to the end.
+      reader.releaseLock();
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks, total));
+  } catch {
+    throw new OversyncError("invalid_request", "request body is not valid UTF-8 text");
+  }
+}
+
+function tooLarge(maxBytes: number): OversyncError {
+  return new OversyncError(
+    "request_too_large",
+    `request body exceeds ${maxBytes} bytes; send fewer rows per chunk`,
+  );
+}

@@ -1,0 +1,149 @@
+/**
+ * The service surface the HTTP layer calls. Every method takes an already authenticated Actor and a
+ * request object that the protocol decoders have validated, and returns the response body exactly
+ * as it goes on the wire. Every failure is thrown as an OversyncError carrying its wire code, status
+ * and extras; unexpected faults become the endpoint's 5xx code, never a stack trace.
+ */
+import type {
+  BundleChangeEvent,
+  CapabilitiesResponse,
+  CommittedRowsQuery,
+  CommittedRowsResponse,
+  ConnectRequest,
+  ConnectResponse,
+  FeatureName,
+  PullQuery,
+  PullResponse,
+  PushChunkRequest,
+  PushChunkResponse,
+  PushCommitResponse,
+  PushCreateRequest,
+  PushCreateResponse,
+  WatchQuery,
+} from "@oversync/protocol";
+
+/** Who is calling: the trusted user id from the host's auth and the `Oversync-Source-ID` header. */
+export interface Actor {
+  readonly userId: string;
+  readonly sourceId: string;
+}
+
+/** `POST /sync/push-sessions` body; `initialization_id` may be left out. */
+export type PushCreateInput = Omit<PushCreateRequest, "initialization_id"> & {
+  readonly initialization_id?: string | undefined;
+};
+
+/** `GET /sync/pull` query; `max_bundles` and `target_bundle_seq` may be left out. */
+export type PullInput = Omit<PullQuery, "target_bundle_seq" | "max_bundles"> & {
+  readonly target_bundle_seq?: number | undefined;
+  readonly max_bundles?: number | undefined;
+};
+
+/** `GET /sync/committed-bundles/{bundle_seq}/rows`: the path's bundle_seq plus the query. */
+export type CommittedRowsRequest = CommittedRowsQuery & { readonly bundle_seq: number };
+
+/**
+ * One open `/sync/watch` stream as the HTTP layer consumes it: call next() one call at a time and
+ * frame what it yields; close() when the client goes away.
+ */
+export interface BundleWatch {
+  /** A stream idle this long gets a `: heartbeat` comment. */
+  readonly heartbeatIntervalMs: number;
+  /**
+   * The next event to send (the newest pending one), or "idle" when none came within `timeoutMs`,
+   * or "closed" once the watch has ended (closed by either side, or the service closing).
+   */
+  next(timeoutMs: number): Promise<BundleChangeEvent | "idle" | "closed">;
+  /** Ends the watch and unsubscribes it; idempotent. */
+  close(): void;
+}
+
+/** Where the service is in its life: serving, draining in-flight calls, or closed. */
+export type ServiceLifecycle = "running" | "shutting_down" | "closed";
+
+/** The `/syncx/status` and `/syncx/health` body (June's fields, protocol-latest §1.13). */
+export interface ServiceStatus {
+  readonly status: "healthy" | "unhealthy";
+  readonly version: string;
+  readonly app_name: string;
+  readonly lifecycle: ServiceLifecycle;
+  readonly accepting_operations: boolean;
+  readonly inflight_operations: number;
+  readonly registered_tables: string[];
+  readonly features: Record<FeatureName, boolean>;
+  /** Users whose retained floor is ahead of their latest bundle (always 0 when healthy). */
+  readonly user_state_retention_floor_ahead_count: number;
+  readonly latest_bundle_seq_max: number;
+  readonly retained_bundle_floor_min: number;
+  readonly retained_bundle_floor_max: number;
+  readonly retained_bundle_window_min: number;
+  readonly retained_bundle_window_max: number;
+  readonly history_pruned_error_count: number;
+  readonly accepted_push_replay_count: number;
+  readonly rejected_registered_write_count: number;
+  readonly committed_bundle_count: number;
+  readonly committed_bundle_bytes: number;
+}
+
+/**
+ * The sync runtime as the HTTP layer sees it. Every method except health and status answers 503
+ * service_unavailable before bootstrap and once close() has begun; a source id that is not visible
+ * ASCII is 400 invalid_request, an empty user id 401 authentication_failed.
+ */
+export interface SyncService {
+  /** `GET /sync/capabilities`. The actor is optional: capabilities work without one. */
+  capabilities(actor?: Actor): Promise<CapabilitiesResponse>;
+  /** `POST /sync/connect`: resolves how this source attaches to the user's scope. Errors: 500 connect_failed. */
+  connect(actor: Actor, request: ConnectRequest): Promise<ConnectResponse>;
+  /**
+   * `POST /sync/push-sessions`: opens a staging session or reports the tuple already committed.
+   * Errors: 400 push_session_invalid; 409 scope_uninitialized, scope_initializing,
+   * initialization_stale, history_pruned, source_sequence_out_of_order, source_retired;
+   * 410 initialization_expired; 500 push_session_create_failed.
+   */
+  createPushSession(actor: Actor, request: PushCreateInput): Promise<PushCreateResponse>;
+  /**
+   * `POST /sync/push-sessions/{push_id}/chunks`. `pushId` is the raw path segment. Errors: 400
+   * push_chunk_invalid (rows are validated before any lookup); 403 push_session_forbidden; 404
+   * push_session_not_found; 409 push_chunk_out_of_order, initialization_stale; 410
+   * push_session_expired, initialization_expired; 500 push_chunk_failed.
+   */
+  uploadPushChunk(actor: Actor, pushId: string, request: PushChunkRequest): Promise<PushChunkResponse>;
+  /**
+   * `POST /sync/push-sessions/{push_id}/commit`: applies the staged rows as one bundle. Errors: 400
+   * push_commit_invalid (incomplete or tampered staging, or rows that break a business-schema rule);
+   * 403; 404; 409 push_conflict (with `conflict`), source_sequence_changed, source_retired,
+   * initialization_stale; 410 push_session_expired, initialization_expired; 500
+   * push_session_commit_failed.
+   */
+  commitPushSession(actor: Actor, pushId: string): Promise<PushCommitResponse>;
+  /** `DELETE /sync/push-sessions/{push_id}` (answered 204). Errors: 403, 404, 410, 500 push_session_delete_failed. */
+  deletePushSession(actor: Actor, pushId: string): Promise<void>;
+  /**
+   * `GET /sync/committed-bundles/{bundle_seq}/rows`: one page of a committed bundle (`max_rows` is
+   * clamped). Errors: 404 committed_bundle_not_found; 409 history_pruned; 500
+   * committed_bundle_rows_failed.
+   */
+  getCommittedBundleRows(actor: Actor, request: CommittedRowsRequest): Promise<CommittedRowsResponse>;
+  /**
+   * `GET /sync/pull`: complete bundles after a checkpoint, up to a frozen stable seq (`max_bundles`
+   * is clamped). Errors: 409 scope_uninitialized, scope_initializing, checkpoint_ahead,
+   * history_pruned; 500 pull_failed.
+   */
+  pull(actor: Actor, request: PullInput): Promise<PullResponse>;
+  /**
+   * `GET /sync/watch`: subscribes to wake-ups for the actor's bundles. When `after_bundle_seq` is
+   * below the latest bundle, the first event (the latest seq, no source fields) is ready at once.
+   * Errors: 503 bundle_change_watch_disabled; 403 bundle_change_watch_forbidden (the host's hook);
+   * 409 scope_uninitialized, scope_initializing; 500 bundle_change_watch_failed.
+   */
+  openBundleWatch(actor: Actor, query: WatchQuery): Promise<BundleWatch>;
+  /** Open watch streams of `userId` in this process (for `/test/watch-subscribers`). */
+  watchSubscriberCount(userId: string): number;
+  /** `GET /syncx/health`: answered 200 when `status` is healthy, otherwise 503. Errors: 500 health_failed. */
+  health(): Promise<ServiceStatus>;
+  /** `GET /syncx/status`: answered 200. Errors: 500 status_failed. */
+  status(): Promise<ServiceStatus>;
+  /** Stops accepting calls (they get 503 service_unavailable), waits for in-flight ones, then closes. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,63 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { DEV_JWT_SECRET, type RunningServer, startServer } from "@oversync/cli";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const README_ORIGIN = "http://127.0.0.1:8080";
+
+/** The README's curl block (the one after `<!-- curl-examples -->`). */
+function curlExamples(): string {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const start = readme.indexOf("```sh\n", readme.indexOf("<!-- curl-examples -->")) + 6;
+  return readme.slice(start, readme.indexOf("```", start));
+}
+
+describe("README: the curl examples against the reference server", () => {
+  let db: TestDatabase;
+  let dataDir: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dataDir = await mkdtemp(join(tmpdir(), "oversync-readme-"));
+    server = await startServer({
+      port: 0,
+      host: "127.0.0.1",
+      dataDir,
+      databaseUrl: db.url,
+      jwtSecret: { secret: DEV_JWT_SECRET, isDevDefault: true },
+      tokenTtlSeconds: 600,
+      shutdownGraceMs: 1000,
+      logger: { info: () => {}, warn: () => {}, error: () => {} },
+      say: () => {},
+    });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await db?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("every command succeeds and prints what the README promises", async () => {
+    // -f turns an HTTP error into a failing command; -w ends each reply with a newline to split on.
+    const script = curlExamples()
+      .replaceAll(README_ORIGIN, server.url)
+      .replaceAll("curl -s ", "curl -sf -w '\\n' ");
+    expect(script).toContain("curl -sf");
+    const { stdout } = await promisify(execFile)("bash", ["-euo", "pipefail", "-c", script]);
+    const lines = stdout.trim().split("\n");
+    expect(lines).toHaveLength(4);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ status: "healthy", app_name: "nethttp-server-example" });
+    expect(JSON.parse(lines[1]!)).toMatchObject({ protocol_version: "v1" });
+    expect(JSON.parse(lines[2]!)).toEqual({ resolution: "initialize_empty" });
+    expect(JSON.parse(lines[3]!)).toEqual({ stable_bundle_seq: 0, bundles: [], has_more: false });
+  });
+});
