@@ -1,4 +1,5 @@
 export { CliError, type CliErrorCode } from "./cli-error.js";
+export { EXAMPLE_CLIENT_CONFIG, exampleClientSchemaSql } from "./example-client-schema.js";
 export { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
 export { type DatabaseConfig, type OpenDatabase, maskDatabaseUrl, openDatabase } from "./database.js";
 export {
