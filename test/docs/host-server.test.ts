@@ -1,22 +1,7 @@
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHostServer, stopHostServer } from "../../docs/examples/host-server.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-/** The example's quoted region, as the README must show it (indentation removed). */
-function exampleRegion(): string {
-  const text = readFileSync(join(root, "docs/examples/host-server.ts"), "utf8");
-  const body = text.slice(text.indexOf("// readme:begin\n") + 16, text.indexOf("  // readme:end"));
-  return body
-    .split("\n")
-    .map((line) => line.replace(/^ {2}/, ""))
-    .join("\n")
-    .trim();
-}
+import { exampleRegion, readme } from "./docs-support.js";
 
 describe("README: mounting the sync handler in a host app", () => {
   let db: TestDatabase;
@@ -51,8 +36,7 @@ describe("README: mounting the sync handler in a host app", () => {
   });
 
   it("the README quotes the example verbatim", () => {
-    const readme = readFileSync(join(root, "README.md"), "utf8");
-    expect(readme).toContain(exampleRegion());
+    expect(readme()).toContain(exampleRegion("docs/examples/host-server.ts"));
   });
 
   it("serves capabilities to a user the host's auth accepts, with watch enabled", async () => {

@@ -1,25 +1,11 @@
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { DEV_JWT_SECRET, type RunningServer, startServer } from "@oversync/cli";
+import { join } from "node:path";
+import type { RunningServer } from "@oversync/cli";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runNodeClient } from "../../docs/examples/node-client.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-/** The example's quoted region, as the README must show it (indentation removed). */
-function exampleRegion(): string {
-  const text = readFileSync(join(root, "docs/examples/node-client.ts"), "utf8");
-  const body = text.slice(text.indexOf("// readme:begin\n") + 16, text.indexOf("  // readme:end"));
-  return body
-    .split("\n")
-    .map((line) => line.replace(/^ {2}/, ""))
-    .join("\n")
-    .trim();
-}
+import { exampleRegion, readme, startQuietReferenceServer } from "./docs-support.js";
 
 describe("README: the Node client example against the reference server", () => {
   let db: TestDatabase;
@@ -29,17 +15,7 @@ describe("README: the Node client example against the reference server", () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     dir = await mkdtemp(join(tmpdir(), "oversync-node-client-"));
-    server = await startServer({
-      port: 0,
-      host: "127.0.0.1",
-      dataDir: join(dir, "data"),
-      databaseUrl: db.url,
-      jwtSecret: { secret: DEV_JWT_SECRET, isDevDefault: true },
-      tokenTtlSeconds: 600,
-      shutdownGraceMs: 1000,
-      logger: { info: () => {}, warn: () => {}, error: () => {} },
-      say: () => {},
-    });
+    server = await startQuietReferenceServer(db.url, join(dir, "data"));
   });
 
   afterAll(async () => {
@@ -49,8 +25,8 @@ describe("README: the Node client example against the reference server", () => {
   });
 
   it("the README quotes the example verbatim, in about twenty lines", () => {
-    const region = exampleRegion();
-    expect(readFileSync(join(root, "README.md"), "utf8")).toContain(region);
+    const region = exampleRegion("docs/examples/node-client.ts");
+    expect(readme()).toContain(region);
     expect(region.split("\n").length).toBeLessThanOrEqual(24);
   });
 

@@ -1,22 +1,20 @@
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { promisify } from "node:util";
-import { DEV_JWT_SECRET, type RunningServer, startServer } from "@oversync/cli";
+import type { RunningServer } from "@oversync/cli";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
+import { readme, startQuietReferenceServer } from "./docs-support.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const README_ORIGIN = "http://127.0.0.1:8080";
 
 /** The README's curl block (the one after `<!-- curl-examples -->`). */
 function curlExamples(): string {
-  const readme = readFileSync(join(root, "README.md"), "utf8");
-  const start = readme.indexOf("```sh\n", readme.indexOf("<!-- curl-examples -->")) + 6;
-  return readme.slice(start, readme.indexOf("```", start));
+  const text = readme();
+  const start = text.indexOf("```sh\n", text.indexOf("<!-- curl-examples -->")) + 6;
+  return text.slice(start, text.indexOf("```", start));
 }
 
 describe("README: the curl examples against the reference server", () => {
@@ -27,17 +25,7 @@ describe("README: the curl examples against the reference server", () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     dataDir = await mkdtemp(join(tmpdir(), "oversync-readme-"));
-    server = await startServer({
-      port: 0,
-      host: "127.0.0.1",
-      dataDir,
-      databaseUrl: db.url,
-      jwtSecret: { secret: DEV_JWT_SECRET, isDevDefault: true },
-      tokenTtlSeconds: 600,
-      shutdownGraceMs: 1000,
-      logger: { info: () => {}, warn: () => {}, error: () => {} },
-      say: () => {},
-    });
+    server = await startQuietReferenceServer(db.url, dataDir);
   });
 
   afterAll(async () => {
