@@ -9,6 +9,7 @@ export {
 } from "./runtime/errors.js";
 export type { TableRegistration } from "./runtime/schema-validation.js";
 export type { ServiceLogger, SyncServiceOptions } from "./runtime/service-options.js";
+export { DEFAULT_MAX_PRUNED_PER_COMMIT, type RetentionOptions } from "./runtime/retention.js";
 export {
   type BundleChangeWatchOptions,
   DEFAULT_WATCH_CHANNEL,

@@ -99,13 +99,6 @@ export async function readCommittedRows(
   };
 }
 
-/** Why a pull was refused with `history_pruned`; the caller counts it outside the read-only snapshot. */
-export class PullHistoryPrunedError extends OversyncError {
-  constructor(message: string) {
-    super("history_pruned", message);
-  }
-}
-
 /**
  * A pull page. The order of checks: scope initialized; `checkpoint_ahead` when after or target
  * is beyond the latest bundle; `history_pruned` when after is below the retained floor (the bundles
@@ -147,7 +140,8 @@ export async function readPullPage(
     );
   }
   if (after < user.retainedBundleFloor) {
-    throw new PullHistoryPrunedError(
+    throw new OversyncError(
+      "history_pruned",
       `after_bundle_seq ${after} is below retained floor ${user.retainedBundleFloor}`,
     );
   }

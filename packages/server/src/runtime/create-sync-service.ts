@@ -14,7 +14,7 @@ import {
 import { inTransaction, withClient } from "../db/session.js";
 import type { SqlClient, SqlQueryable } from "../db/sql-pool.js";
 import { bootstrapSyncSchema } from "./bootstrap.js";
-import { PullHistoryPrunedError, readCommittedRows, readPullPage } from "./bundle-reads.js";
+import { readCommittedRows, readPullPage } from "./bundle-reads.js";
 import {
   BundleWatchHub,
   type CommittedBundleHeader,
@@ -26,6 +26,13 @@ import { resolveConnect } from "./connect.js";
 import { commitPushSession } from "./push-commit.js";
 import { validatePushRows } from "./push-rows.js";
 import { createPushSession, deletePushSession, uploadPushChunk } from "./push-session.js";
+import {
+  type ResolvedRetention,
+  applyRetention,
+  countHistoryPruned,
+  moveRetainedFloor,
+  resolveRetention,
+} from "./retention.js";
 import {
   type BundleTransaction,
   type ScopeManager,
@@ -68,6 +75,13 @@ export interface SyncRuntime extends SyncService {
     source: SyncBundleSource,
     write: (tx: BundleTransaction) => Promise<T>,
   ): Promise<SyncBundleResult<T>>;
+  /**
+   * Moves `userId`'s retained bundle floor up to `floor` and deletes the history at or below it
+   * (what the retention policy does, on demand; `POST /test/retention-floor` calls it). `floor`
+   * must lie between the current floor and the latest bundle. Errors: OversyncError
+   * `invalid_request`, `user_state_not_found`, `service_unavailable`, `retention_floor_update_failed`.
+   */
+  setRetainedFloor(userId: string, floor: number): Promise<void>;
 }
 
 /** Builds the sync runtime over `options.pool`. Call `bootstrap()` before serving. */
@@ -84,6 +98,7 @@ class Runtime implements SyncRuntime {
   private readonly rowBudget: number;
   private readonly watch: ResolvedWatchOptions | undefined;
   private readonly watchHub: BundleWatchHub | undefined;
+  private readonly retention: ResolvedRetention | undefined;
   private directory: TableDirectory | undefined;
   private lifecycle: ServiceLifecycle = "running";
   private inflight = 0;
@@ -99,6 +114,7 @@ class Runtime implements SyncRuntime {
     this.limits = resolveLimits(options.limits);
     this.logger = options.logger ?? consoleLogger;
     this.rowBudget = options.pullPageRowBudget ?? DEFAULT_PULL_PAGE_ROW_BUDGET;
+    this.retention = resolveRetention(options.retention);
     this.watch = options.watch === undefined ? undefined : resolveWatchOptions(options.watch);
     this.watchHub =
       this.watch === undefined ? undefined : new BundleWatchHub(options.pool, this.watch, this.logger);
@@ -137,8 +153,14 @@ class Runtime implements SyncRuntime {
   }
 
   createPushSession(actor: Actor, request: Parameters<SyncService["createPushSession"]>[1]) {
-    return this.write("push session create", "push_session_create_failed", actor, (client) =>
-      createPushSession(client, actor, request, this.limits),
+    return this.call("push session create", "push_session_create_failed", actor, () =>
+      withClient(this.options.pool, (client) =>
+        this.countPruned(client, () =>
+          inTransaction(client, { attempts: WRITE_ATTEMPTS }, () =>
+            createPushSession(client, actor, request, this.limits),
+          ),
+        ),
+      ),
     );
   }
 
@@ -180,8 +202,10 @@ class Runtime implements SyncRuntime {
   getCommittedBundleRows(actor: Actor, request: Parameters<SyncService["getCommittedBundleRows"]>[1]) {
     return this.call("committed rows", "committed_bundle_rows_failed", actor, (directory) =>
       withClient(this.options.pool, (client) =>
-        inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
-          readCommittedRows(client, directory, actor, request, this.limits),
+        this.countPruned(client, () =>
+          inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
+            readCommittedRows(client, directory, actor, request, this.limits),
+          ),
         ),
       ),
     );
@@ -189,19 +213,13 @@ class Runtime implements SyncRuntime {
 
   pull(actor: Actor, query: Parameters<SyncService["pull"]>[1]) {
     return this.call("pull", "pull_failed", actor, (directory) =>
-      withClient(this.options.pool, async (client) => {
-        try {
-          return await inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
+      withClient(this.options.pool, (client) =>
+        this.countPruned(client, () =>
+          inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
             readPullPage(client, directory, actor, query, this.limits, this.rowBudget),
-          );
-        } catch (error) {
-          // Counted outside the read-only snapshot, which cannot advance a sequence.
-          if (error instanceof PullHistoryPrunedError) {
-            await client.query("SELECT nextval('sync.history_pruned_error_seq')");
-          }
-          throw error;
-        }
-      }),
+          ),
+        ),
+      ),
     );
   }
 
@@ -253,6 +271,47 @@ class Runtime implements SyncRuntime {
     }
   }
 
+  async setRetainedFloor(userId: string, floor: number): Promise<void> {
+    this.ready();
+    this.inflight++;
+    try {
+      await withClient(this.options.pool, (client) =>
+        inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => moveRetainedFloor(client, userId, floor)),
+      );
+    } catch (error) {
+      if (error instanceof OversyncError) throw error;
+      this.logger.error("retained floor update failed", { error, userId });
+      throw new OversyncError(
+        "retention_floor_update_failed",
+        "moving the retained floor failed; retry later",
+        {
+          cause: error,
+        },
+      );
+    } finally {
+      this.inflight--;
+      if (this.inflight === 0 && this.drained !== undefined) this.drained();
+    }
+  }
+
+  /**
+   * Runs a client-facing transaction on `client` and counts a `history_pruned` answer in the status
+   * counter once that transaction has ended (a read-only one cannot advance the sequence).
+   */
+  private async countPruned<T>(client: SqlClient, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof OversyncError && error.code === "history_pruned") {
+        // The answer matters more than the counter: a failed count is logged, not returned.
+        await countHistoryPruned(client).catch((fault: unknown) =>
+          this.logger.warn("counting a history_pruned answer failed", { error: fault }),
+        );
+      }
+      throw error;
+    }
+  }
+
   private readonly committedHook = (client: SqlQueryable, userId: string, bundle: CommittedBundleHeader) =>
     this.bundleCommitted(client, userId, bundle);
 
@@ -267,13 +326,15 @@ class Runtime implements SyncRuntime {
 
   /**
    * Work every committed bundle does inside its own transaction, whatever produced it (push commit,
-   * execWrite, withinSyncBundle): the watch NOTIFY (delivered only if the transaction commits).
+   * execWrite, withinSyncBundle): the retention policy, then the watch NOTIFY (delivered only if the
+   * transaction commits).
    */
   private async bundleCommitted(
     client: SqlQueryable,
     userId: string,
     bundle: CommittedBundleHeader,
   ): Promise<void> {
+    if (this.retention !== undefined) await applyRetention(client, userId, this.retention);
     if (this.watch !== undefined) await notifyBundleCommitted(client, this.watch.channel, userId, bundle);
   }
 

@@ -105,6 +105,11 @@ export async function createPushSession(
         // A seed push that committed (initializing the scope) and is retried replays its bundle.
         const replay = await alreadyCommitted();
         if (replay !== undefined) return replay;
+        // Committed but no longer retained: the same answer a retry without the id gets.
+        const source = await loadSourceState(client, user.userPk, actor.sourceId);
+        if (request.source_bundle_id <= source.maxCommittedSourceBundleId) {
+          checkCreateSequence(actor.sourceId, request.source_bundle_id, source);
+        }
         throw new OversyncError(
           "push_session_invalid",
           "initialization_id must be absent once the scope is initialized; connect again and push without it",

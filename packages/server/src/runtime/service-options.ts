@@ -12,6 +12,7 @@ import {
 import type { SqlPool } from "../db/sql-pool.js";
 import type { BundleChangeWatchOptions } from "./bundle-watch.js";
 import { ServiceConfigError } from "./errors.js";
+import type { RetentionOptions } from "./retention.js";
 import type { TableRegistration } from "./schema-validation.js";
 
 /** Where the service reports faults it turns into 5xx answers. */
@@ -38,6 +39,12 @@ export interface SyncServiceOptions {
   readonly logger?: ServiceLogger;
   /** Enables `GET /sync/watch` (and the NOTIFY every committed bundle sends); disabled when absent. */
   readonly watch?: BundleChangeWatchOptions;
+  /**
+   * Per-user history retention, applied as each bundle commits (retention.ts). Absent, every bundle
+   * is kept: pruning makes clients behind the floor rebuild from a snapshot, a trade-off the host
+   * must choose.
+   */
+  readonly retention?: RetentionOptions;
 }
 
 /** Limits the runtime enforces itself, so they must be set (> 0) even though they are optional on the wire. */
