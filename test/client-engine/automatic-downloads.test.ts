@@ -17,9 +17,10 @@
  * counts must then still hold after a settle window (or the case's `observeForMillis`), so an
  * extra pull arriving late is caught.
  */
-import { describe, expect } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { FakeStream } from "../client-support/fake-sync-server.js";
 import { type ServerScript, applyServerScript } from "../client-support/fixture-scripts.js";
+import { failFirst, sseLinesReply, statusReply } from "../client-support/scripted-replies.js";
 import { fixtureTally, readContract, requireContracts } from "../support/contracts.js";
 import { type EngineHarness, startEngineHarness } from "./engine-harness.js";
 
@@ -57,6 +58,78 @@ const tally = fixtureTally();
 describe.skipIf(!available)("watch automatic downloads fixtures", () => {
   const cases = available ? readContract<{ cases: WatchCase[] }>(FILE).cases : [];
   for (const fixture of cases) tally.it(FILE, `${FILE} ${fixture.name}`, () => runCase(fixture));
+});
+
+describe("automatic downloads watch rounds beyond the fixtures", () => {
+  let harness: EngineHarness | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  async function started(options: {
+    intervalMillis: number;
+    reconnectMillis: number;
+  }): Promise<EngineHarness> {
+    const h = harness!;
+    await h.client.open();
+    await h.client.attach("user-1");
+    h.client.start({
+      watch: "auto",
+      intervalMillis: options.intervalMillis,
+      reconnectMinMillis: options.reconnectMillis,
+      reconnectMaxMillis: options.reconnectMillis,
+    });
+    return h;
+  }
+  const count = (h: EngineHarness, route: string) => h.server.requestsTo("GET", route).length;
+
+  it("switches to polling after a 403 bundle_change_watch_forbidden setup answer", async () => {
+    harness = await startEngineHarness();
+    harness.backend.enqueueWatchReply(
+      statusReply(403, { error: "bundle_change_watch_forbidden", message: "watch is not allowed" }),
+    );
+    const h = await started({ intervalMillis: 20, reconnectMillis: 10 });
+    await eventually("three polls", async () => count(h, "sync/pull") >= 3);
+    // Polling continues, but /sync/watch is never asked again (reconnects would come every 10 ms).
+    expect(count(h, "sync/watch")).toBe(1);
+  });
+
+  it("retries a refused watch setup after the reconnect delay, not the polling interval", async () => {
+    harness = await startEngineHarness();
+    harness.backend.enqueueWatchReply(
+      statusReply(503, { error: "bundle_change_watch_disabled", message: "bundle change watch is disabled" }),
+    );
+    const h = await started({ intervalMillis: 60_000, reconnectMillis: 10 });
+    await eventually("a second watch attempt", async () => count(h, "sync/watch") >= 2);
+    expect(count(h, "sync/pull")).toBe(1);
+  });
+
+  it("skips the fallback pull when the stream's last event pull failed", async () => {
+    harness = await startEngineHarness();
+    harness.backend.appendBundle({
+      rows: [
+        {
+          schema: "main",
+          table: "users",
+          key: { id: "u1" },
+          op: "INSERT",
+          payload: { id: "u1", name: "Ada" },
+        },
+      ],
+    });
+    harness.backend.enqueueWatchReply(sseLinesReply(["event: bundle", 'data: {"bundle_seq":1}', ""]));
+    harness.backend.override("pull", (next) =>
+      failFirst(1, statusReply(500, { error: "temporary", message: "retry" }), next),
+    );
+    const h = await started({ intervalMillis: 60_000, reconnectMillis: 60_000 });
+    await eventually("the event pull", async () => count(h, "sync/pull") >= 1);
+    await delay(EXACT_SETTLE_MILLIS);
+    // One failed event pull, no fallback pull on the ended stream; the reconnect (a minute away)
+    // would catch up from the checkpoint.
+    expect(count(h, "sync/pull")).toBe(1);
+    expect(count(h, "sync/watch")).toBe(1);
+  });
 });
 
 /** What the client did with watch responses and when it asked for pulls, in order. */

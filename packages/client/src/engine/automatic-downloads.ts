@@ -1,23 +1,27 @@
 /**
  * Automatic downloads: a background loop that keeps the attached database current. With watch
  * "auto" and a server advertising `bundle_change_watch`, it holds a `GET /sync/watch` stream open
- * and pulls on each bundle event (a healthy stream suppresses timer pulls); when the stream ends or
- * fails it pulls once and reconnects with a doubling delay. Otherwise it polls with `pullToStable`
- * every interval. Contention with a running operation and lifecycle preconditions (not attached
- * yet) are waited out, never surfaced.
+ * and pulls on each bundle event; a healthy stream suppresses timer pulls (as KMP and Dart; Go
+ * also polls while watching). When the stream cannot be opened (a non-OK setup answer, a network
+ * failure), breaks, carries a malformed event or ends, it pulls once and reconnects after a delay
+ * that doubles from `reconnectMinMillis` to `reconnectMaxMillis`. Without watch support it polls
+ * with `pullToStable` every interval. A 403 `bundle_change_watch_forbidden` switches the loop to
+ * polling until it is restarted (as Go): the server refuses this user, retrying cannot help.
+ * Contention with a running operation and lifecycle preconditions (not attached yet) are waited
+ * out, never surfaced.
  *
  * The loop only uses the `AutomaticDownloadHost` seam, so it can be replaced without touching the
  * engine.
  */
-import type { BundleChangeEvent } from "@oversync/protocol";
+import { type BundleChangeEvent, OversyncError } from "@oversync/protocol";
 
 /** Settings of the loop. */
 export interface AutomaticDownloadOptions {
-  /** Polling interval, and the wait after a failed pull. Default 60 000 ms. */
+  /** Polling interval when not watching. Default 60 000 ms. */
   readonly intervalMillis?: number;
   /** "auto" watches bundle changes when the server supports it; "off" only polls. Default "auto". */
   readonly watch?: "auto" | "off";
-  /** First delay before reopening a closed watch stream. Default 1000 ms. */
+  /** First delay before reopening a failed or closed watch stream. Default 1000 ms. */
   readonly reconnectMinMillis?: number;
   /** Largest reconnect delay. Default 60 000 ms. */
   readonly reconnectMaxMillis?: number;
@@ -29,7 +33,7 @@ export interface AutomaticDownloadHost {
   pull(): Promise<void>;
   /** True when the server advertises bundle-change watch (checked each time a stream opens). */
   supportsWatch(signal: AbortSignal): Promise<boolean>;
-  /** Opens a watch stream after the current checkpoint. */
+  /** Opens a watch stream after the durable checkpoint. */
   openWatch(signal: AbortSignal): Promise<AsyncIterable<BundleChangeEvent> & { close(): void }>;
 }
 
@@ -38,6 +42,14 @@ export interface AutomaticDownloadsHandle {
   /** Stops the loop (closing an open watch stream) and resolves once it has ended. */
   stop(): Promise<void>;
 }
+
+/**
+ * How one watch round ended: `poll` (watch off, unsupported or forbidden: poll this round),
+ * `forbidden` (the server refuses watch for this user), `ended` (setup failed, or the stream
+ * failed or ended: fallback pull, then reconnect), `pull_failed` (like ended, but the stream's
+ * last pull failed, so the fallback pull is skipped: the reconnect catches up from the checkpoint).
+ */
+type WatchRound = "poll" | "forbidden" | "ended" | "pull_failed";
 
 /** Starts the loop; it runs until `stop()`. */
 export function startAutomaticDownloads(
@@ -50,60 +62,71 @@ export function startAutomaticDownloads(
   const controller = new AbortController();
   const { signal } = controller;
   let stream: { close(): void } | undefined;
+  let watchAllowed = options.watch !== "off";
 
   // Every failure (a running operation, a database not attached yet, a server error) is retried on
-  // the next round; the application sees errors of its own explicit calls only.
-  const pullQuietly = async (): Promise<void> => {
+  // a later round; the application sees errors of its own explicit calls only.
+  const pullQuietly = async (): Promise<boolean> => {
     try {
       await host.pull();
+      return true;
     } catch {
-      // Retried next round, see above.
+      return false;
     }
   };
 
-  const watchOnce = async (): Promise<boolean> => {
-    if (options.watch === "off") return false;
+  const watchOnce = async (): Promise<WatchRound> => {
+    if (!watchAllowed) return "poll";
     let supported: boolean;
     try {
       supported = await host.supportsWatch(signal);
     } catch {
-      return false;
+      return "poll";
     }
-    if (!supported || signal.aborted) return false;
+    if (!supported || signal.aborted) return "poll";
     let opened: Awaited<ReturnType<AutomaticDownloadHost["openWatch"]>>;
     try {
       opened = await host.openWatch(signal);
-    } catch {
-      return false;
+    } catch (error) {
+      // The transport has already released a refused answer's body.
+      return error instanceof OversyncError && error.code === "bundle_change_watch_forbidden"
+        ? "forbidden"
+        : "ended";
     }
     stream = opened;
+    let lastPullOk = true;
     try {
-      for await (const _event of opened) {
-        if (signal.aborted) break;
-        await pullQuietly();
+      if (!signal.aborted) {
+        for await (const _event of opened) {
+          if (signal.aborted) break;
+          lastPullOk = await pullQuietly();
+        }
       }
     } catch {
-      // A broken or malformed stream ends like a closed one: pull once, then reconnect.
+      // A broken or malformed stream ends like a closed one.
     } finally {
+      // Released before the fallback pull, so a dead connection is never held across it.
       opened.close();
       stream = undefined;
     }
-    return true;
+    return lastPullOk ? "ended" : "pull_failed";
   };
 
   const loop = (async () => {
     let reconnectDelay = reconnectMin;
     while (!signal.aborted) {
-      const watched = await watchOnce();
+      const round = await watchOnce();
       if (signal.aborted) break;
-      await pullQuietly();
-      if (watched) {
-        await sleep(reconnectDelay, signal);
-        reconnectDelay = Math.min(reconnectDelay * 2, reconnectMax);
-      } else {
+      if (round === "forbidden") watchAllowed = false;
+      if (round === "poll" || round === "forbidden") {
         reconnectDelay = reconnectMin;
+        await pullQuietly();
         await sleep(interval, signal);
+        continue;
       }
+      if (round === "ended") await pullQuietly();
+      await sleep(reconnectDelay, signal);
+      reconnectDelay = Math.min(reconnectDelay * 2, reconnectMax);
     }
   })();
 
