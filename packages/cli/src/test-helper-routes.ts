@@ -1,6 +1,7 @@
 /**
  * The unauthenticated test helpers the upstream live suites call (protocol-latest §5). They reach
- * into the sync runtime through two small hooks; each route is served when its hook is offered.
+ * into the sync runtime through two small hooks; each route is served when its hook is offered. The
+ * runtime from createSyncService offers both, so `serve` passes it as the hooks.
  */
 import {
   type RetentionFloorResponse,
@@ -13,9 +14,11 @@ import { type PublicRoute, jsonResponse } from "@oversync/server";
 /** What the test helpers need from the sync runtime. */
 export interface TestHelperHooks {
   /**
-   * Moves `userId`'s retained bundle floor to `floor` (history below it need not be deleted).
-   * Throws OversyncError `user_state_not_found` for a user without sync state; any other failure is
-   * answered 500 `retention_floor_update_failed`.
+   * Moves `userId`'s retained bundle floor to `floor` (the runtime also deletes the history at or
+   * below it; the protocol does not require that). Throws OversyncError `user_state_not_found` for a
+   * user without sync state and `invalid_request` for a floor it cannot take (the runtime: above
+   * the latest bundle or below the current floor); any other failure is answered 500
+   * `retention_floor_update_failed`.
    */
   setRetainedFloor(userId: string, floor: number): Promise<void>;
   /** How many watch streams this process currently holds open for `userId`. */
