@@ -15,7 +15,8 @@ import { type DeviceOptions, deviceClient, openDriver } from "./local-device.js"
 
 /** What the child runs. */
 export interface ChildArgs extends DeviceOptions {
-  readonly operation: "push" | "rebuild" | "sync";
+  /** `attach` stops after attaching (a remote-authoritative attach restores a snapshot). */
+  readonly operation: "attach" | "push" | "rebuild" | "sync";
   /** Kill this process when the operation reports this phase. */
   readonly killAtPhase?: SyncPhase;
 }
@@ -28,13 +29,17 @@ const client = deviceClient(driver, args, (progress) => {
 });
 try {
   await client.open();
-  await client.attach(args.userId);
+  const attached = await client.attach(args.userId);
   const outcome =
-    args.operation === "push"
-      ? (await client.pushPending()).outcome
-      : args.operation === "rebuild"
-        ? (await client.rebuild()).outcome
-        : (await client.sync()).remoteOutcome;
+    args.operation === "attach"
+      ? attached.status === "connected"
+        ? attached.outcome
+        : attached.status
+      : args.operation === "push"
+        ? (await client.pushPending()).outcome
+        : args.operation === "rebuild"
+          ? (await client.rebuild()).outcome
+          : (await client.sync()).remoteOutcome;
   process.stdout.write(`${JSON.stringify({ done: true, outcome })}\n`);
 } catch (error) {
   const { name, message, code } = error as { name?: string; message?: string; code?: string };

@@ -110,3 +110,17 @@ export async function stagedPushRows(server: RealServer, userId: string): Promis
   );
   return rows.map((row) => row.staged);
 }
+
+/** The user's sources as the server tracks them. */
+export async function serverSources(
+  server: RealServer,
+  userId: string,
+): Promise<{ sourceId: string; state: string; replacedBy: string | null }[]> {
+  const { rows } = await server.db.pool.query<{ sourceId: string; state: string; replacedBy: string | null }>(
+    `SELECT s.source_id AS "sourceId", s.state, s.replaced_by_source_id AS "replacedBy"
+       FROM sync.source_state s JOIN sync.user_state u USING (user_pk)
+      WHERE u.user_id = $1 ORDER BY s.updated_at, s.source_id`,
+    [userId],
+  );
+  return rows;
+}

@@ -13,6 +13,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { FakeBundle } from "../client-support/fake-sync-backend.js";
 import { failFirst, statusReply } from "../client-support/scripted-replies.js";
 import { type RunningChild, startChild } from "./child-runner.js";
+import {
+  CARRIED_SAMPLES,
+  REMOTE_FILES,
+  REMOTE_SAMPLES,
+  SNAPSHOT_ROWS,
+  diverge,
+  expectedAfterRemote,
+} from "./crash-rows.js";
 import { type FakeHost, startFakeHost, trapRoute } from "./fake-host.js";
 import { type DeviceOptions, createDeviceFile, openDevice, openDriver } from "./local-device.js";
 import { type SyncBookkeeping, readBookkeeping } from "./local-state.js";
@@ -22,48 +30,12 @@ import {
   type Fingerprints,
   SAMPLE_ROWS,
   type SampleRow,
-  expectedFingerprints,
   localFingerprints,
-  seededBytes,
-  uuidBytes,
   writeRows,
 } from "./values.js";
 
 /** Rows asked per snapshot chunk, so the snapshot comes in many chunks. */
 const CHUNK_ROWS = 3;
-
-/** What another device pushed meanwhile: a changed row, a new row, a new BLOB-keyed file. */
-const REMOTE_FILES: readonly FileRow[] = [
-  { id: uuidBytes("7fffffffffffffff8000000000000000"), name: "remote file", data: seededBytes(4099, 7) },
-];
-const REMOTE_SAMPLES: readonly SampleRow[] = [
-  { ...SAMPLE_ROWS.find((row) => row.id === "third")!, i64: -42n, r64: -2.5e-310, note: "changed remotely" },
-  {
-    id: "remote-only",
-    i64: 9223372036854775806n,
-    r64: 1.7976931348623155e308,
-    amount: "-99999999999999999999.99999999999999999999",
-    amountText: "+1",
-    note: "",
-    data: new Uint8Array(0),
-    fileId: REMOTE_FILES[0]!.id,
-  },
-];
-
-/** The local writes frozen into the outbox when the server sent the device into source recovery. */
-const CARRIED_SAMPLES: readonly SampleRow[] = [
-  { ...SAMPLE_ROWS.find((row) => row.id === "pi")!, r64: -Math.PI, note: "carried through recovery" },
-  {
-    id: "carried-new",
-    i64: -9223372036854775808n,
-    r64: Number.MIN_VALUE,
-    amount: "0.000000000000000000000000000000000000000001",
-    amountText: "9007199254740993",
-    note: "new while recovering",
-    data: seededBytes(70_000, 3),
-    fileId: FILE_ROWS[0]!.id,
-  },
-];
 
 const hosts: FakeHost[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -71,17 +43,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   for (const host of hosts.splice(0)) await host.close();
 });
-
-function replaced<T extends { id: unknown }>(
-  rows: readonly T[],
-  changes: readonly T[],
-  key: (row: T) => string,
-) {
-  const changed = new Set(changes.map(key));
-  return [...rows.filter((row) => !changed.has(key(row))), ...changes];
-}
-const sampleKey = (row: SampleRow) => row.id;
-const fileKey = (row: FileRow) => Buffer.from(row.id).toString("hex");
 
 /** A device file attached to the host. */
 async function newDevice(host: FakeHost): Promise<DeviceOptions> {
@@ -98,24 +59,6 @@ async function pushFrom(options: DeviceOptions, files: readonly FileRow[], sampl
     expect((await device.client.pushPending()).outcome).toBe("committed");
   } finally {
     await device.close();
-  }
-}
-
-/**
- * Local state the snapshot must overwrite, written with capture off (as if it had slipped past
- * sync): a changed value and a row the server never had.
- */
-async function diverge(options: DeviceOptions): Promise<void> {
-  const driver = await openDriver(options.dbPath);
-  try {
-    await driver.transaction(async (tx) => {
-      await tx.exec("UPDATE _sync_apply_state SET apply_mode = 1 WHERE singleton_key = 1");
-      await tx.run("UPDATE samples SET r64 = 1.5, note = 'diverged' WHERE id = 'int64-max'");
-      await tx.run("INSERT INTO samples(id, note) VALUES('stray', 'never synced')");
-      await tx.exec("UPDATE _sync_apply_state SET apply_mode = 0 WHERE singleton_key = 1");
-    });
-  } finally {
-    await driver.close();
   }
 }
 
@@ -198,8 +141,8 @@ describe("keep-source rebuild killed with SIGKILL", () => {
       const other = await newDevice(host);
       await pushFrom(device, FILE_ROWS, SAMPLE_ROWS);
       await pushFrom(other, REMOTE_FILES, REMOTE_SAMPLES);
-      await diverge(device);
-      const snapshotRows = FILE_ROWS.length + REMOTE_FILES.length + SAMPLE_ROWS.length + 1;
+      await diverge(device.dbPath);
+      const snapshotRows = SNAPSHOT_ROWS;
       const before = await readState(device);
 
       await killRebuild(host, device, kill);
@@ -214,12 +157,7 @@ describe("keep-source rebuild killed with SIGKILL", () => {
       if (index === 0) expect((await reopened.client.rebuild()).outcome).toBe("applied_snapshot");
       else expect((await reopened.client.sync()).remoteOutcome).toBe("applied_snapshot");
 
-      expect(await localFingerprints(reopened.driver)).toEqual(
-        expectedFingerprints(
-          replaced(FILE_ROWS, REMOTE_FILES, fileKey),
-          replaced(SAMPLE_ROWS, REMOTE_SAMPLES, sampleKey),
-        ),
-      );
+      expect(await localFingerprints(reopened.driver)).toEqual(expectedAfterRemote());
       expect(await readBookkeeping(reopened.driver)).toMatchObject({
         sourceId: before.state.sourceId,
         lastBundleSeqSeen: 2n,
@@ -271,7 +209,7 @@ describe("rotating rebuild out of source recovery killed with SIGKILL", () => {
         outboxState: "prepared",
         outboxRows: CARRIED_SAMPLES.length,
       });
-      kill.check(after.state, FILE_ROWS.length + REMOTE_FILES.length + SAMPLE_ROWS.length + 1);
+      kill.check(after.state, SNAPSHOT_ROWS);
       expect(after.rows).toEqual(before.rows);
 
       const reopened = await openDevice(device);
@@ -283,10 +221,7 @@ describe("rotating rebuild out of source recovery killed with SIGKILL", () => {
       expect((await reopened.client.pushPending()).outcome).toBe("committed");
       expect((await reopened.client.pushPending()).outcome).toBe("no_change");
 
-      const expected = expectedFingerprints(
-        replaced(FILE_ROWS, REMOTE_FILES, fileKey),
-        replaced(replaced(SAMPLE_ROWS, REMOTE_SAMPLES, sampleKey), CARRIED_SAMPLES, sampleKey),
-      );
+      const expected = expectedAfterRemote(CARRIED_SAMPLES);
       expect(await localFingerprints(reopened.driver)).toEqual(expected);
       expect(await readBookkeeping(reopened.driver)).toMatchObject({
         sourceId: rotated.sourceId,
