@@ -28,6 +28,9 @@ function unreachableService(calls: string[]): SyncService {
     deletePushSession: reached("deletePushSession"),
     getCommittedBundleRows: reached("getCommittedBundleRows"),
     pull: reached("pull"),
+    createSnapshotSession: reached("createSnapshotSession"),
+    getSnapshotChunk: reached("getSnapshotChunk"),
+    deleteSnapshotSession: reached("deleteSnapshotSession"),
     openBundleWatch: reached("openBundleWatch"),
     watchSubscriberCount: () => {
       calls.push("watchSubscriberCount");

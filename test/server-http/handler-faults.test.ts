@@ -32,6 +32,9 @@ function faultyService(): SyncService {
     deletePushSession: fail,
     getCommittedBundleRows: fail,
     pull: fail,
+    createSnapshotSession: fail,
+    getSnapshotChunk: fail,
+    deleteSnapshotSession: fail,
     openBundleWatch: fail,
     watchSubscriberCount: () => {
       throw new Error(`connection lost: ${SECRET}`);

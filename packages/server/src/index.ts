@@ -11,6 +11,15 @@ export type { TableRegistration } from "./runtime/schema-validation.js";
 export type { ServiceLogger, SyncServiceOptions } from "./runtime/service-options.js";
 export { DEFAULT_MAX_PRUNED_PER_COMMIT, type RetentionOptions } from "./runtime/retention.js";
 export {
+  DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER,
+  type SnapshotSessionOptions,
+} from "./runtime/snapshot-sessions.js";
+export {
+  SNAPSHOT_RETRY_AFTER_SECONDS,
+  SnapshotCapacityError,
+  type SnapshotSlotKind,
+} from "./runtime/snapshot-capacity.js";
+export {
   type BundleChangeWatchOptions,
   DEFAULT_WATCH_CHANNEL,
   DEFAULT_WATCH_HEARTBEAT_MS,
@@ -41,6 +50,8 @@ export type {
   PullInput,
   PushCreateInput,
   ServiceLifecycle,
+  SnapshotChunkInput,
+  SnapshotChunkPage,
   ServiceStatus,
   SyncService,
 } from "./runtime/sync-service.js";
@@ -65,6 +76,7 @@ export { type NodeListener, toNodeListener } from "./http/node-listener.js";
 export {
   errorResponse,
   jsonResponse,
+  jsonTextResponse,
   noContentResponse,
 } from "./http/responses.js";
 export type { ActorRoute, PublicRoute, RouteContext, RouteMethod, SyncRoute } from "./http/routes.js";

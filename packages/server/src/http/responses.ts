@@ -32,10 +32,32 @@ export function noContentResponse(): Response {
  */
 export const MAX_ERROR_MESSAGE_LENGTH = 2048;
 
-/** The error body and status of an error. */
+/**
+ * The `Retry-After` seconds of a 429: the error's own `retryAfterSeconds` when it carries one
+ * (SnapshotCapacityError), otherwise 1. Clients read it only on 429 and need a positive integer.
+ */
+function retryAfter(error: OversyncError): Record<string, string> | undefined {
+  if (error.status !== 429) return undefined;
+  const seconds = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  const valid = typeof seconds === "number" && Number.isSafeInteger(seconds) && seconds > 0;
+  return { "retry-after": String(valid ? seconds : 1) };
+}
+
+/** The error body and status of an error; a 429 also gets `Retry-After`. */
 export function errorResponse(error: OversyncError, headers?: Readonly<Record<string, string>>): Response {
   const body = error.toErrorBody();
-  return jsonResponse({ ...body, message: boundedMessage(body.message) }, error.status, headers);
+  return jsonResponse({ ...body, message: boundedMessage(body.message) }, error.status, {
+    ...retryAfter(error),
+    ...headers,
+  });
+}
+
+/** A response whose JSON text is already formatted (snapshot chunks splice stored row text). */
+export function jsonTextResponse(text: string, status = 200): Response {
+  return new Response(text, {
+    status,
+    headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)) },
+  });
 }
 
 function boundedMessage(message: string): string {

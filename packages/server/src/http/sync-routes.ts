@@ -1,5 +1,5 @@
 /**
- * The sync endpoints of protocol-latest §1.1–§1.8, §1.12 (watch-route.ts) and §1.13: each decodes
+ * The sync endpoints of protocol-latest §1.1–§1.11, §1.12 (watch-route.ts) and §1.13: each decodes
  * its request with the protocol validators (so a bad request gets the endpoint's documented 400 code
  * naming the field), calls the service, and writes the body the service returns.
  */
@@ -10,9 +10,12 @@ import {
   decodePullQuery,
   decodePushChunkRequest,
   decodePushCreateRequest,
+  decodeSnapshotChunkQuery,
+  decodeSnapshotCreateRequest,
+  formatSnapshotChunkBody,
   isCanonicalUuid,
 } from "@oversync/protocol";
-import { jsonResponse, noContentResponse } from "./responses.js";
+import { jsonResponse, jsonTextResponse, noContentResponse } from "./responses.js";
 import type { SyncRoute } from "./routes.js";
 import { WATCH_ROUTE } from "./watch-route.js";
 
@@ -27,7 +30,30 @@ function pushIdParam(segment: string | undefined): string {
   return segment;
 }
 
-/** Routes for capabilities, connect, push sessions, committed rows, pull, watch, health and status. */
+/**
+ * The snapshot_id path segment. Clients percent-encode it as an opaque id; this server issues
+ * canonical UUIDs, so anything that does not decode to one names no session (404).
+ */
+function snapshotIdParam(segment: string | undefined): string {
+  let decoded: string | undefined;
+  try {
+    decoded = decodeURIComponent(segment ?? "");
+  } catch {
+    decoded = undefined;
+  }
+  if (!isCanonicalUuid(decoded)) {
+    throw new OversyncError(
+      "snapshot_session_not_found",
+      "snapshot session not found: snapshot_id must be a snapshot id this server issued",
+    );
+  }
+  return decoded;
+}
+
+/**
+ * Routes for capabilities, connect, push sessions, committed rows, pull, snapshot sessions, watch,
+ * health and status.
+ */
 export const SYNC_ROUTES: readonly SyncRoute[] = [
   {
     method: "GET",
@@ -101,6 +127,36 @@ export const SYNC_ROUTES: readonly SyncRoute[] = [
     failureCode: "pull_failed",
     handle: async ({ service, actor, url }) =>
       jsonResponse(await service.pull(actor, decodePullQuery(url.searchParams))),
+  },
+  {
+    method: "POST",
+    path: "/sync/snapshot-sessions",
+    auth: "actor",
+    failureCode: "snapshot_session_create_failed",
+    handle: async ({ service, actor, bodyText }) =>
+      jsonResponse(await service.createSnapshotSession(actor, decodeSnapshotCreateRequest(await bodyText()))),
+  },
+  {
+    method: "GET",
+    path: "/sync/snapshot-sessions/:snapshot_id",
+    auth: "actor",
+    failureCode: "snapshot_chunk_failed",
+    handle: async ({ service, actor, params, url }) => {
+      const snapshotId = snapshotIdParam(params.snapshot_id);
+      const query = decodeSnapshotChunkQuery(url.searchParams);
+      const chunk = await service.getSnapshotChunk(actor, { snapshot_id: snapshotId, ...query });
+      return jsonTextResponse(formatSnapshotChunkBody(chunk));
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/sync/snapshot-sessions/:snapshot_id",
+    auth: "actor",
+    failureCode: "snapshot_session_delete_failed",
+    handle: async ({ service, actor, params }) => {
+      await service.deleteSnapshotSession(actor, snapshotIdParam(params.snapshot_id));
+      return noContentResponse();
+    },
   },
   WATCH_ROUTE,
   {

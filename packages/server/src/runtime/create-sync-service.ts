@@ -27,6 +27,12 @@ import { commitPushSession } from "./push-commit.js";
 import { validatePushRows } from "./push-rows.js";
 import { createPushSession, deletePushSession, uploadPushChunk } from "./push-session.js";
 import {
+  createSnapshotSession,
+  deleteSnapshotSession,
+  purgeExpiredSnapshotSessions,
+  readSnapshotChunk,
+} from "./snapshot-sessions.js";
+import {
   type ResolvedRetention,
   applyRetention,
   countHistoryPruned,
@@ -220,6 +226,34 @@ class Runtime implements SyncRuntime {
           ),
         ),
       ),
+    );
+  }
+
+  createSnapshotSession(actor: Actor, request: Parameters<SyncService["createSnapshotSession"]>[1]) {
+    return this.call("snapshot session create", "snapshot_session_create_failed", actor, (directory) =>
+      withClient(this.options.pool, async (client) => {
+        // Outside the build's snapshot, so purging never conflicts with it.
+        await purgeExpiredSnapshotSessions(client);
+        return inTransaction(client, { isolation: "repeatable read", attempts: WRITE_ATTEMPTS }, () =>
+          createSnapshotSession(client, directory, actor, request, this.limits, this.options.snapshots ?? {}),
+        );
+      }),
+    );
+  }
+
+  getSnapshotChunk(actor: Actor, request: Parameters<SyncService["getSnapshotChunk"]>[1]) {
+    return this.call("snapshot chunk", "snapshot_chunk_failed", actor, () =>
+      withClient(this.options.pool, (client) =>
+        inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
+          readSnapshotChunk(client, actor, request, this.limits),
+        ),
+      ),
+    );
+  }
+
+  deleteSnapshotSession(actor: Actor, snapshotId: string) {
+    return this.write("snapshot session delete", "snapshot_session_delete_failed", actor, (client) =>
+      deleteSnapshotSession(client, actor, snapshotId),
     );
   }
 

@@ -14,6 +14,7 @@ import type { BundleChangeWatchOptions } from "./bundle-watch.js";
 import { ServiceConfigError } from "./errors.js";
 import type { RetentionOptions } from "./retention.js";
 import type { TableRegistration } from "./schema-validation.js";
+import type { SnapshotSessionOptions } from "./snapshot-sessions.js";
 
 /** Where the service reports faults it turns into 5xx answers. */
 export interface ServiceLogger {
@@ -39,6 +40,8 @@ export interface SyncServiceOptions {
   readonly logger?: ServiceLogger;
   /** Enables `GET /sync/watch` (and the NOTIFY every committed bundle sends); disabled when absent. */
   readonly watch?: BundleChangeWatchOptions;
+  /** Snapshot session settings beyond the advertised limits (snapshot-sessions.ts). */
+  readonly snapshots?: SnapshotSessionOptions;
   /**
    * Per-user history retention, applied as each bundle commits (retention.ts). Absent, every bundle
    * is kept: pruning makes clients behind the floor rebuild from a snapshot, a trade-off the host
@@ -55,6 +58,7 @@ const ENFORCED_LIMITS = [
   "default_rows_per_committed_bundle_chunk",
   "max_rows_per_committed_bundle_chunk",
   "initialization_lease_ttl_seconds",
+  "snapshot_session_ttl_seconds",
 ] as const satisfies readonly LimitName[];
 
 /** The limits with every enforced one present. */

@@ -11,8 +11,11 @@
  * - `bundle_capture_stage`: row effects captured by triggers inside the open transaction.
  * - `bundle_log` / `bundle_rows`: committed bundles and their rows in final wire form.
  * - `push_sessions` / `push_session_rows`: staged uploads.
+ * - `snapshot_sessions` / `snapshot_session_rows`: frozen after-images served in chunks, each row
+ *   stored as the exact JSON text the chunk splices in. Both are UNLOGGED: a session is disposable
+ *   (a client that loses one gets 404 and opens another), so its bulk writes skip the WAL.
  *
- * The high-volume tables (`row_state`, `bundle_rows`, `push_session_rows`) carry no foreign keys:
+ * The high-volume tables (`row_state`, `bundle_rows`, `push_session_rows`, `snapshot_session_rows`) carry no foreign keys:
  * the runtime writes and deletes them together with their parents, and a per-row FK check would
  * cost more than it protects.
  */
@@ -156,6 +159,27 @@ const LAYOUT_DDL: readonly string[] = [
     payload_wire text,
     PRIMARY KEY (push_id, row_ordinal),
     CHECK ((op = 3) = (payload_wire IS NULL))
+  )`,
+  `CREATE UNLOGGED TABLE IF NOT EXISTS sync.snapshot_sessions (
+    snapshot_id uuid PRIMARY KEY,
+    user_pk bigint NOT NULL REFERENCES sync.user_state ON DELETE CASCADE,
+    source_id text NOT NULL,
+    snapshot_bundle_seq bigint NOT NULL CHECK (snapshot_bundle_seq >= 0),
+    row_count bigint NOT NULL CHECK (row_count >= 0),
+    byte_count bigint NOT NULL CHECK (byte_count >= 0),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    CHECK ((row_count = 0) = (byte_count = 0))
+  )`,
+  "CREATE INDEX IF NOT EXISTS snapshot_sessions_expires_at_idx ON sync.snapshot_sessions (expires_at)",
+  "CREATE INDEX IF NOT EXISTS snapshot_sessions_user_idx ON sync.snapshot_sessions (user_pk, created_at)",
+  // row_ordinal is 1-based, so the chunk cursor `after_row_ordinal` n reads ordinals above n.
+  `CREATE UNLOGGED TABLE IF NOT EXISTS sync.snapshot_session_rows (
+    snapshot_id uuid NOT NULL,
+    row_ordinal bigint NOT NULL CHECK (row_ordinal > 0),
+    byte_length integer NOT NULL CHECK (byte_length > 0),
+    row_text text NOT NULL,
+    PRIMARY KEY (snapshot_id, row_ordinal)
   )`,
   // Status counters; sequences because they must count attempts that roll back.
   "CREATE SEQUENCE IF NOT EXISTS sync.rejected_registered_write_seq",

@@ -19,6 +19,9 @@ import type {
   PushCommitResponse,
   PushCreateRequest,
   PushCreateResponse,
+  SnapshotCreateRequest,
+  SnapshotRowText,
+  SnapshotSession,
   WatchQuery,
 } from "@oversync/protocol";
 
@@ -41,6 +44,30 @@ export type PullInput = Omit<PullQuery, "target_bundle_seq" | "max_bundles"> & {
 
 /** `GET /sync/committed-bundles/{bundle_seq}/rows`: the path's bundle_seq plus the query. */
 export type CommittedRowsRequest = CommittedRowsQuery & { readonly bundle_seq: number };
+
+/**
+ * `GET /sync/snapshot-sessions/{snapshot_id}`: the raw path segment plus the query; absent limits
+ * take the server defaults.
+ */
+export interface SnapshotChunkInput {
+  readonly snapshot_id: string;
+  readonly after_row_ordinal?: number | undefined;
+  readonly max_rows?: number | undefined;
+  readonly max_bytes?: number | undefined;
+}
+
+/**
+ * A snapshot chunk with each row as the exact JSON text stored at create; the HTTP layer writes it
+ * with formatSnapshotChunkBody, so `byte_count` is the byte length of the row texts in the body.
+ */
+export interface SnapshotChunkPage {
+  readonly snapshot_id: string;
+  readonly snapshot_bundle_seq: number;
+  readonly rows: readonly SnapshotRowText[];
+  readonly next_row_ordinal: number;
+  readonly has_more: boolean;
+  readonly byte_count: number;
+}
 
 /**
  * One open `/sync/watch` stream as the HTTP layer consumes it: call next() one call at a time and
@@ -131,6 +158,29 @@ export interface SyncService {
    * history_pruned; 500 pull_failed.
    */
   pull(actor: Actor, request: PullInput): Promise<PullResponse>;
+  /**
+   * `POST /sync/snapshot-sessions`: freezes the scope's live rows at the latest bundle seq as a
+   * session read in chunks; with `source_replacement`, retires the header source and reserves the
+   * new one in the same transaction. Errors: 409 scope_uninitialized, scope_initializing,
+   * source_retired (with `source_id`, `replaced_by_source_id`), source_replacement_invalid,
+   * snapshot_session_limit_exceeded (with `dimension`, `actual`, `limit`); 429
+   * snapshot_build_capacity (SnapshotCapacityError, sent with `Retry-After`); 500
+   * snapshot_session_create_failed.
+   */
+  createSnapshotSession(actor: Actor, request: SnapshotCreateRequest): Promise<SnapshotSession>;
+  /**
+   * `GET /sync/snapshot-sessions/{snapshot_id}`: the rows after `after_row_ordinal` within
+   * `max_rows` and `max_bytes` (both clamped). Errors: 400 snapshot_chunk_invalid,
+   * snapshot_chunk_too_small (with `required_byte_count`); 403 snapshot_session_forbidden; 404
+   * snapshot_session_not_found; 410 snapshot_session_expired; 429 snapshot_chunk_capacity
+   * (SnapshotCapacityError, sent with `Retry-After`); 500 snapshot_chunk_failed.
+   */
+  getSnapshotChunk(actor: Actor, request: SnapshotChunkInput): Promise<SnapshotChunkPage>;
+  /**
+   * `DELETE /sync/snapshot-sessions/{snapshot_id}` (answered 204), expired or not. Errors: 403
+   * snapshot_session_forbidden; 404 snapshot_session_not_found; 500 snapshot_session_delete_failed.
+   */
+  deleteSnapshotSession(actor: Actor, snapshotId: string): Promise<void>;
   /**
    * `GET /sync/watch`: subscribes to wake-ups for the actor's bundles. When `after_bundle_seq` is
    * below the latest bundle, the first event (the latest seq, no source fields) is ready at once.
