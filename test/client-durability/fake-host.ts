@@ -1,7 +1,7 @@
 /**
- * The counterpart for the rebuild cases: the stateful fake backend over loopback HTTP (the real
- * server has no snapshot sessions yet). It serves snapshots of the live rows its clients pushed,
- * exactly as they sent them, so values still make the full client encode → wire → decode trip.
+ * The fake counterpart of rebuild-crash.test.ts: the stateful fake backend over loopback HTTP. It
+ * serves snapshots of the live rows its clients pushed, exactly as they sent them, so values still
+ * make the full client encode → wire → decode trip.
  */
 import type { FakeHandler } from "../client-support/fake-sync-server.js";
 import { type FakeSyncServer, startFakeSyncServer } from "../client-support/fake-sync-server.js";
