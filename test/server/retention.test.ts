@@ -5,8 +5,16 @@
  * latest bundle is `checkpoint_ahead`; `setRetainedFloor` moves the floor on demand; and a client
  * recovers after pruning.
  */
-import { canonicalRequestHash, decodePullResponse } from "@oversync/protocol";
 import {
+  type SnapshotRow,
+  canonicalRequestHash,
+  decodePullResponse,
+  decodeSnapshotChunkBody,
+  decodeSnapshotSessionBody,
+  formatSnapshotChunkBody,
+} from "@oversync/protocol";
+import {
+  type Actor,
   type RetentionOptions,
   ServiceConfigError,
   type SyncRuntime,
@@ -112,6 +120,36 @@ async function fiveBundles(service: SyncRuntime, who = ada): Promise<number[]> {
     floors.push((await floorOf(who.userId)).floor);
   }
   return floors;
+}
+
+/** Rebuilds as a client does: one snapshot session, every chunk decoded with the clients' strict decoder. */
+async function snapshot(service: SyncRuntime, who: Actor): Promise<{ seq: number; rows: SnapshotRow[] }> {
+  const session = decodeSnapshotSessionBody(JSON.stringify(await service.createSnapshotSession(who, {})));
+  const { bundle_limits: limits } = await service.capabilities();
+  const [maxRows, maxBytes] = [limits.max_rows_per_snapshot_chunk!, limits.max_bytes_per_snapshot_chunk!];
+  const rows: SnapshotRow[] = [];
+  let bytes = 0;
+  for (let more = true; more; ) {
+    const request = {
+      snapshot_id: session.snapshot_id,
+      after_row_ordinal: rows.length,
+      max_rows: maxRows,
+      max_bytes: maxBytes,
+    };
+    const page = await service.getSnapshotChunk(who, request);
+    const chunk = decodeSnapshotChunkBody(formatSnapshotChunkBody(page), {
+      session,
+      afterRowOrdinal: rows.length,
+      bytesBefore: bytes,
+      maxRows,
+      maxBytes,
+    });
+    rows.push(...chunk.rows);
+    bytes += chunk.byte_count;
+    more = chunk.has_more;
+  }
+  await service.deleteSnapshotSession(who, session.snapshot_id);
+  return { seq: session.snapshot_bundle_seq, rows };
 }
 
 const FULL_ROW_STATE = ["d1@2", "d2@4-", "d3@3", "d4@5"];
@@ -392,7 +430,7 @@ describe("status counters", () => {
 });
 
 describe("pruning then recovery", () => {
-  it("a device behind the floor is refused, catches up from the floor, and sees the complete state", async () => {
+  it("a device behind the floor is refused, rebuilds from a complete snapshot, and pulls on from there", async () => {
     const phone = actor("ada", "phone");
     const tablet = actor("ada", "tablet");
     await initializeScope(pruning, phone);
@@ -416,6 +454,19 @@ describe("pruning then recovery", () => {
     // (tombstone included) and the business rows hold the current values.
     expect(await rowState("ada")).toEqual(FULL_ROW_STATE);
     expect(await docs("ada")).toEqual(FULL_DOCS);
+    // The snapshot it rebuilds from holds the complete current state, pruned bundles' rows included.
+    const rebuilt = await snapshot(pruning, tablet);
+    expect(rebuilt.seq).toBe(5);
+    expect(rebuilt.rows.map((row) => [row.key.doc_id, row.row_version, row.payload.body])).toEqual([
+      ["d1", 2, "v2"],
+      ["d3", 3, "v1"],
+      ["d4", 5, "v1"],
+    ]);
+    expect(await pruning.pull(tablet, { after_bundle_seq: rebuilt.seq })).toEqual({
+      stable_bundle_seq: 5,
+      bundles: [],
+      has_more: false,
+    });
     // A device rebuilt at the floor catches up incrementally, and keeps doing so as bundles land.
     const caughtUp = await pruning.pull(tablet, { after_bundle_seq: 3 });
     expect(caughtUp.bundles.map((b) => b.bundle_seq)).toEqual([4, 5]);
