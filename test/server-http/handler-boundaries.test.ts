@@ -65,6 +65,13 @@ const SYNC_CALLS: { name: string; method: string; path: string; body?: string }[
   { name: "push delete", method: "DELETE", path: `/sync/push-sessions/${PUSH_ID}` },
   { name: "committed rows", method: "GET", path: "/sync/committed-bundles/1/rows?max_rows=10" },
   { name: "pull", method: "GET", path: "/sync/pull?after_bundle_seq=0&max_bundles=10" },
+  { name: "snapshot create", method: "POST", path: "/sync/snapshot-sessions" },
+  {
+    name: "snapshot chunk",
+    method: "GET",
+    path: `/sync/snapshot-sessions/${PUSH_ID}?after_row_ordinal=0&max_rows=10&max_bytes=1000`,
+  },
+  { name: "snapshot delete", method: "DELETE", path: `/sync/snapshot-sessions/${PUSH_ID}` },
 ];
 
 const calls: string[] = [];
@@ -113,6 +120,8 @@ describe("routing", () => {
     ["GET", `/sync/push-sessions/${PUSH_ID}/chunks`, "POST"],
     ["POST", `/sync/push-sessions/${PUSH_ID}`, "DELETE"],
     ["PATCH", "/syncx/health", "GET"],
+    ["GET", "/sync/snapshot-sessions", "POST"],
+    ["POST", `/sync/snapshot-sessions/${PUSH_ID}`, "GET, DELETE"],
   ])("%s %s is 405 method_not_allowed with Allow: %s", async (method, path, allow) => {
     const reply = await call(server.origin, `/api/v1${path}`, { method, headers: syncHeaders("u", "s") });
     expectError(reply, 405, "method_not_allowed");
@@ -378,6 +387,66 @@ describe("request bodies", () => {
     const reply = await call(server.origin, `/api/v1${path}`, { headers: syncHeaders("u", "s") });
     expect(expectError(reply, 400, code)).toMatch(field);
   });
+});
+
+describe("snapshot requests", () => {
+  const replacement = (fields: Record<string, unknown>) =>
+    JSON.stringify({
+      source_replacement: {
+        previous_source_id: "s",
+        new_source_id: "s-next",
+        reason: "history_pruned",
+        ...fields,
+      },
+    });
+
+  it.each([
+    ["{", /JSON/],
+    ["[]", /body/],
+    ['{"source_id":"s"}', /source_id/],
+    [replacement({ reason: "bored" }), /reason/],
+    [replacement({ new_source_id: "s" }), /new_source_id/],
+    [replacement({ new_source_id: "has space" }), /new_source_id/],
+    [replacement({ previous_source_id: "" }), /previous_source_id/],
+    [replacement({ extra: true }), /extra|source_replacement/],
+  ])("create body %s is 400 snapshot_session_invalid", async (body, field) => {
+    const reply = await call(server.origin, "/api/v1/sync/snapshot-sessions", {
+      method: "POST",
+      headers: syncHeaders("u", "s"),
+      body,
+    });
+    expect(expectError(reply, 400, "snapshot_session_invalid")).toMatch(field);
+  });
+
+  it.each([
+    ["after_row_ordinal=-1&max_rows=10&max_bytes=10", /after_row_ordinal/],
+    ["after_row_ordinal=0&max_rows=0&max_bytes=10", /max_rows/],
+    ["after_row_ordinal=0&max_rows=10&max_bytes=0", /max_bytes/],
+    ["after_row_ordinal=0&max_rows=10&max_bytes=1.5", /max_bytes/],
+    ["after_row_ordinal=x&max_rows=10&max_bytes=10", /after_row_ordinal/],
+  ])("chunk query %s is 400 snapshot_chunk_invalid", async (query, field) => {
+    const reply = await call(server.origin, `/api/v1/sync/snapshot-sessions/${PUSH_ID}?${query}`, {
+      headers: syncHeaders("u", "s"),
+    });
+    expect(expectError(reply, 400, "snapshot_chunk_invalid")).toMatch(field);
+  });
+
+  it.each(["not-a-uuid", "0190F1A2-7B3C-7D4E-8F50-123456789ABC", "snap%2F1%20x", "%E0%A4%A", "%00"])(
+    "snapshot_id %s is 404 snapshot_session_not_found on read and delete",
+    async (snapshotId) => {
+      const read = await call(
+        server.origin,
+        `/api/v1/sync/snapshot-sessions/${snapshotId}?after_row_ordinal=0&max_rows=1&max_bytes=10`,
+        { headers: syncHeaders("u", "s") },
+      );
+      expectError(read, 404, "snapshot_session_not_found");
+      const remove = await call(server.origin, `/api/v1/sync/snapshot-sessions/${snapshotId}`, {
+        method: "DELETE",
+        headers: syncHeaders("u", "s"),
+      });
+      expectError(remove, 404, "snapshot_session_not_found");
+    },
+  );
 });
 
 describe("path parameters", () => {

@@ -122,6 +122,14 @@ describe("unexpected faults", () => {
     ["DELETE", `/sync/push-sessions/${PUSH_ID}`, undefined, "push_session_delete_failed"],
     ["GET", "/sync/committed-bundles/3/rows", undefined, "committed_bundle_rows_failed"],
     ["GET", "/sync/pull?after_bundle_seq=0", undefined, "pull_failed"],
+    ["POST", "/sync/snapshot-sessions", undefined, "snapshot_session_create_failed"],
+    [
+      "GET",
+      `/sync/snapshot-sessions/${PUSH_ID}?after_row_ordinal=0&max_rows=1&max_bytes=100`,
+      undefined,
+      "snapshot_chunk_failed",
+    ],
+    ["DELETE", `/sync/snapshot-sessions/${PUSH_ID}`, undefined, "snapshot_session_delete_failed"],
     ["GET", "/syncx/health", undefined, "health_failed"],
     ["GET", "/syncx/status", undefined, "status_failed"],
   ])(
