@@ -418,6 +418,59 @@ describe("chunks", () => {
   });
 });
 
+describe("materialization", () => {
+  it("stores the same rows whatever the fetch and insert batch sizes", async () => {
+    const reference = await start();
+    await seedHistory(reference, ada);
+    const expected = await readAll(
+      reference.service,
+      ada,
+      await reference.service.createSnapshotSession(ada, {}),
+      1000,
+      100_000,
+    );
+    for (const limits of [
+      { snapshot_materialization_batch_rows: 1 },
+      { snapshot_materialization_batch_rows: 3, snapshot_materialization_batch_bytes: 300 },
+      { snapshot_materialization_batch_bytes: 1 },
+    ]) {
+      const h = await start({ limits });
+      await seedHistory(h, ada);
+      const session = await h.service.createSnapshotSession(ada, {});
+      expect((await readAll(h.service, ada, session, 1000, 100_000)).rows).toStrictEqual(expected.rows);
+      const { rows } = await h.db.pool.query(
+        "SELECT array_agg(row_ordinal::int ORDER BY row_ordinal) AS ordinals FROM sync.snapshot_session_rows",
+      );
+      expect(rows[0].ordinals).toStrictEqual([1, 2, 3, 4, 5, 6, 7]);
+    }
+  });
+
+  it("refuses (500, logged) a scope whose business rows have no bundle history", async () => {
+    // Rows written before the table was registered were never captured, so they have no version.
+    const db = await createTestDatabase("oversync_snap");
+    await createBusinessSchema(db.pool);
+    await db.pool.query(
+      "INSERT INTO business.docs (_sync_scope_id, doc_id, body) VALUES ('ada', 'legacy', 'old')",
+    );
+    const logged: unknown[] = [];
+    const service = createSyncService({
+      pool: db.pool,
+      appName: "oversync-test",
+      registeredTables: BUSINESS_TABLES,
+      maxSupportedSchemaVersion: 1,
+      logger: { warn: () => undefined, error: (message, details) => logged.push({ message, details }) },
+    });
+    started.push({ db, service });
+    await service.bootstrap();
+    await initializeScope(service, ada);
+    const error = await rejection(service.createSnapshotSession(ada, {}));
+    expect([error.code, error.status]).toStrictEqual(["snapshot_session_create_failed", 500]);
+    expect(error.message).not.toContain("legacy");
+    expect(String((error.cause as Error).message)).toMatch(/business\.docs key legacy .* no live row state/);
+    expect(logged).toHaveLength(1);
+  });
+});
+
 describe("frozen image", () => {
   it("is unchanged by commits after create, which a new session then includes", async () => {
     const h = await start();
