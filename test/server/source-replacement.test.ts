@@ -235,6 +235,7 @@ describe("invalid replacements change nothing", () => {
     ["previous_source_id is not the header source", "ada-tablet", "ada-new"],
     ["new_source_id equals the previous one", "ada-old", "ada-old"],
     ["new_source_id is empty", "ada-old", ""],
+    ["new_source_id is not a source id", "ada-old", "has space"],
     ["new_source_id is an existing active source", "ada-old", "ada-tablet"],
   ])("%s → 409 source_replacement_invalid", async (_name, previous, replacementId) => {
     const before = await sources();
@@ -244,6 +245,16 @@ describe("invalid replacements change nothing", () => {
     expect(await sources()).toStrictEqual(before);
     const { rows } = await h.db.pool.query("SELECT count(*)::int AS n FROM sync.snapshot_sessions");
     expect(rows[0].n).toBe(0);
+  });
+
+  it("an unknown reason → 409 source_replacement_invalid", async () => {
+    const before = await sources();
+    const request = {
+      source_replacement: { previous_source_id: "ada-old", new_source_id: "ada-new", reason: "bored" },
+    } as unknown as SnapshotCreateRequest;
+    const error = await rejection(h.service.createSnapshotSession(old, request));
+    expect([error.code, error.status]).toStrictEqual(["source_replacement_invalid", 409]);
+    expect(await sources()).toStrictEqual(before);
   });
 
   it("a snapshot that fails its limits rolls the replacement back", async () => {

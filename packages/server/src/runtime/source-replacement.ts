@@ -4,7 +4,12 @@
  * retires the header source and reserves its successor in the caller's transaction, so the
  * replacement and the snapshot the client rebuilds from commit together or not at all.
  */
-import { OversyncError, type SnapshotCreateRequest } from "@oversync/protocol";
+import {
+  OversyncError,
+  SOURCE_REPLACEMENT_REASONS,
+  type SnapshotCreateRequest,
+  isValidSourceId,
+} from "@oversync/protocol";
 import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import { loadSourceState, sourceRetiredError } from "./source-state.js";
@@ -51,10 +56,13 @@ export async function applySourceReplacement(
       `source_replacement.previous_source_id ${JSON.stringify(previous)} is not this request's source ${JSON.stringify(sourceId)}; send the replacement from the source being replaced`,
     );
   }
-  if (next === "" || next === previous) {
+  if (!isValidSourceId(next) || next === previous) {
     throw invalid(
-      "source_replacement.new_source_id must be a non-empty source id other than the previous one",
+      "source_replacement.new_source_id must be a source id (visible ASCII) other than the previous one",
     );
+  }
+  if (!(SOURCE_REPLACEMENT_REASONS as readonly string[]).includes(reason)) {
+    throw invalid(`source_replacement.reason must be one of ${SOURCE_REPLACEMENT_REASONS.join(", ")}`);
   }
   const { rows } = await client.query<{
     source_id: string;
