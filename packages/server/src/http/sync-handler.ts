@@ -32,7 +32,7 @@ export interface SyncHandlerOptions {
   readonly maxBodyBytes?: number;
   /** Default: console. */
   readonly logger?: SyncHandlerLogger;
-  /** More routes (snapshot sessions, watch, test helpers), matched after the built-in ones. */
+  /** More routes (test helpers, host endpoints), matched after the built-in ones. */
   readonly routes?: readonly SyncRoute[];
 }
 
