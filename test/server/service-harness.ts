@@ -4,14 +4,13 @@
  */
 import { randomUUID } from "node:crypto";
 import {
-  type BundleLimits,
   OversyncError,
   type PushChunkRequest,
   type PushCommitResponse,
   type PushRow,
   canonicalRequestHash,
 } from "@oversync/protocol";
-import { type Actor, type SyncRuntime, createSyncService } from "@oversync/server";
+import { type Actor, type SyncRuntime, type SyncServiceOptions, createSyncService } from "@oversync/server";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { BUSINESS_TABLES, createBusinessSchema } from "./business-schema.js";
 
@@ -21,10 +20,11 @@ export interface ServiceHarness {
   drop(): Promise<void>;
 }
 
+/** The service options a test may set; the rest are the harness's. */
+export type HarnessOptions = Pick<SyncServiceOptions, "limits" | "pullPageRowBudget" | "snapshots">;
+
 /** Creates a database, the business schema and a bootstrapped service over it. */
-export async function startService(
-  options: { limits?: Partial<BundleLimits>; pullPageRowBudget?: number } = {},
-): Promise<ServiceHarness> {
+export async function startService(options: HarnessOptions = {}): Promise<ServiceHarness> {
   const db = await createTestDatabase("oversync_svc");
   await createBusinessSchema(db.pool);
   const service = createSyncService({
@@ -32,8 +32,7 @@ export async function startService(
     appName: "oversync-test",
     registeredTables: BUSINESS_TABLES,
     maxSupportedSchemaVersion: 1,
-    limits: options.limits,
-    pullPageRowBudget: options.pullPageRowBudget,
+    ...options,
     logger: { warn: () => undefined, error: () => undefined },
   });
   await service.bootstrap();

@@ -21,52 +21,41 @@ import {
   type Actor,
   SNAPSHOT_RETRY_AFTER_SECONDS,
   SnapshotCapacityError,
-  type SnapshotSessionOptions,
   type SyncRuntime,
   createSyncService,
 } from "@oversync/server";
 import type pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
+import { createTestDatabase } from "../support/postgres.js";
 import { BUSINESS_TABLES, createBusinessSchema } from "./business-schema.js";
-import { actor, docRow, initializeScope, push, rejection, userRow, uuid } from "./service-harness.js";
+import {
+  type HarnessOptions,
+  type ServiceHarness,
+  actor,
+  docRow,
+  initializeScope,
+  push,
+  rejection,
+  startService,
+  userRow,
+  uuid,
+} from "./service-harness.js";
 
 /** Advisory lock classes of the build and chunk slots (snapshot-capacity.ts). */
 const BUILD_SLOT_CLASS = 0x6f760001;
 const CHUNK_SLOT_CLASS = 0x6f760002;
 
-interface Harness {
-  readonly db: TestDatabase;
-  readonly service: SyncRuntime;
-}
+const started: ServiceHarness[] = [];
 
-const started: Harness[] = [];
-
-async function start(
-  options: { limits?: Partial<BundleLimits>; snapshots?: SnapshotSessionOptions } = {},
-): Promise<Harness> {
-  const db = await createTestDatabase("oversync_snap");
-  await createBusinessSchema(db.pool);
-  const service = createSyncService({
-    pool: db.pool,
-    appName: "oversync-test",
-    registeredTables: BUSINESS_TABLES,
-    maxSupportedSchemaVersion: 1,
-    limits: options.limits,
-    snapshots: options.snapshots,
-    logger: { warn: () => undefined, error: () => undefined },
-  });
-  await service.bootstrap();
-  const harness = { db, service };
+/** A fresh service (see service-harness.ts), dropped after the test. */
+async function start(options: HarnessOptions = {}): Promise<ServiceHarness> {
+  const harness = await startService(options);
   started.push(harness);
   return harness;
 }
 
 afterEach(async () => {
-  for (const { db, service } of started.splice(0)) {
-    await service.close();
-    await db.drop();
-  }
+  for (const harness of started.splice(0)) await harness.drop();
 });
 
 const ada = actor("ada", "ada-phone");
@@ -141,7 +130,7 @@ function keyValue(row: { key: Record<string, string> }): string {
  * What a snapshot at `seq` must hold, rebuilt independently from the pulled bundle history: the
  * last effect per key up to `seq`, deletes dropped, ordered by table id and key bytes.
  */
-async function expectedRowsAt(h: Harness, who: Actor, seq: number): Promise<SnapshotRow[]> {
+async function expectedRowsAt(h: ServiceHarness, who: Actor, seq: number): Promise<SnapshotRow[]> {
   const live = new Map<string, SnapshotRow | null>();
   let after = 0;
   while (after < seq) {
@@ -182,7 +171,7 @@ function numberedUser(n: number, name = `User ${n}`): PushRow {
 }
 
 /** A mixed history: inserts across tables, an update, a delete, text keys with escapes and non-ASCII. */
-async function seedHistory(h: Harness, who: Actor): Promise<void> {
+async function seedHistory(h: ServiceHarness, who: Actor): Promise<void> {
   await initializeScope(h.service, who);
   await push(h.service, who, 1, [
     numberedUser(1, "Ada"),
@@ -460,7 +449,14 @@ describe("materialization", () => {
       maxSupportedSchemaVersion: 1,
       logger: { warn: () => undefined, error: (message, details) => logged.push({ message, details }) },
     });
-    started.push({ db, service });
+    started.push({
+      db,
+      service,
+      async drop() {
+        await service.close();
+        await db.drop();
+      },
+    });
     await service.bootstrap();
     await initializeScope(service, ada);
     const error = await rejection(service.createSnapshotSession(ada, {}));
