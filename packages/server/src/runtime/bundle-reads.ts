@@ -15,7 +15,7 @@ import { DEFAULT_BUNDLES_PER_PULL, type ResolvedLimits } from "./service-options
 import { OP_NAMES } from "./sync-layout.js";
 import type { Actor, CommittedRowsRequest, PullInput } from "./sync-service.js";
 import type { TableDirectory } from "./table-catalog.js";
-import { effectiveScopeState, findUserState, latestBundleSeq } from "./user-scope.js";
+import { findUserState, latestBundleSeq, requireInitializedUser } from "./user-scope.js";
 
 interface StoredRow {
   bundle_seq: unknown;
@@ -113,17 +113,7 @@ export async function readPullPage(
   limits: ResolvedLimits,
   rowBudget: number,
 ): Promise<PullResponse> {
-  const user = await findUserState(client, actor.userId);
-  const scope = user === undefined ? "uninitialized" : effectiveScopeState(user);
-  if (user === undefined || scope === "uninitialized") {
-    throw new OversyncError("scope_uninitialized", "the scope is not initialized; connect first");
-  }
-  if (scope === "initializing") {
-    throw new OversyncError(
-      "scope_initializing",
-      "another source is initializing the scope; retry after it finishes",
-    );
-  }
+  const user = await requireInitializedUser(client, actor.userId);
   const latest = latestBundleSeq(user);
   const after = query.after_bundle_seq;
   if (after > latest) {

@@ -17,7 +17,7 @@ import { ServiceConfigError } from "./errors.js";
 import type { NotificationSource, Unlisten } from "./notification-listener.js";
 import type { ServiceLogger } from "./service-options.js";
 import type { Actor, BundleWatch } from "./sync-service.js";
-import { effectiveScopeState, findUserState } from "./user-scope.js";
+import { requireInitializedUser } from "./user-scope.js";
 
 /** The NOTIFY channel when the host names none. */
 export const DEFAULT_WATCH_CHANNEL = "oversync_bundle_change_v1";
@@ -245,17 +245,7 @@ export class BundleWatchHub {
   async subscribe(userId: string, afterBundleSeq: number): Promise<BundleWatch> {
     if (this.#closed) throw new OversyncError("service_unavailable", "the sync service is shutting down");
     await this.#listen();
-    const user = await findUserState(this.#pool, userId);
-    const scope = user === undefined ? "uninitialized" : effectiveScopeState(user);
-    if (user === undefined || scope === "uninitialized") {
-      throw new OversyncError("scope_uninitialized", "the scope is not initialized; connect first");
-    }
-    if (scope === "initializing") {
-      throw new OversyncError(
-        "scope_initializing",
-        "another source is initializing the scope; retry after it finishes",
-      );
-    }
+    const user = await requireInitializedUser(this.#pool, userId);
     const userPk = user.userPk;
     const subscription = new WatchSubscription(this.#options.heartbeatIntervalMs, (closed) =>
       this.#remove(userPk, userId, closed),

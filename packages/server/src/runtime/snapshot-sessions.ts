@@ -21,7 +21,7 @@ import type { ResolvedLimits } from "./service-options.js";
 import { applySourceReplacement, checkSnapshotSource } from "./source-replacement.js";
 import type { Actor, SnapshotChunkInput, SnapshotChunkPage } from "./sync-service.js";
 import type { TableDirectory } from "./table-catalog.js";
-import { effectiveScopeState, findUserState, latestBundleSeq, lockUser, rfc3339Sql } from "./user-scope.js";
+import { latestBundleSeq, lockUser, requireInitializedUser, rfc3339Sql } from "./user-scope.js";
 
 /** Snapshot options of createSyncService beyond the advertised limits. */
 export interface SnapshotSessionOptions {
@@ -81,17 +81,7 @@ export async function createSnapshotSession(
   const replacement = request.source_replacement;
   // The replacement writes source_state, which every committing writer reads under this lock.
   if (replacement !== undefined) await lockUser(client, actor.userId);
-  const user = await findUserState(client, actor.userId);
-  const scope = user === undefined ? "uninitialized" : effectiveScopeState(user);
-  if (user === undefined || scope === "uninitialized") {
-    throw new OversyncError("scope_uninitialized", "the scope is not initialized; connect first");
-  }
-  if (scope === "initializing") {
-    throw new OversyncError(
-      "scope_initializing",
-      "another source is initializing the scope; retry after it finishes",
-    );
-  }
+  const user = await requireInitializedUser(client, actor.userId);
   if (replacement === undefined) await checkSnapshotSource(client, user.userPk, actor.sourceId);
   else await applySourceReplacement(client, user.userPk, actor.sourceId, replacement);
 

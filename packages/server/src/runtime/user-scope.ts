@@ -3,6 +3,7 @@
  * (bundle counter, retained floor, scope initialization state) and the lazy expiry of an
  * initialization lease.
  */
+import { OversyncError } from "@oversync/protocol";
 import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 
@@ -115,6 +116,26 @@ export async function loadUserForWrite(client: SqlQueryable, userId: string): Pr
 export function effectiveScopeState(user: UserState): ScopeState {
   if (user.scopeState === "initializing" && user.leaseExpired) return "uninitialized";
   return user.scopeState;
+}
+
+/**
+ * The user of a read path (pull, snapshot, watch), whose scope must be initialized: 409
+ * scope_uninitialized when it has never been (or its initializer's lease lapsed), 409
+ * scope_initializing while a source seeds it.
+ */
+export async function requireInitializedUser(client: SqlQueryable, userId: string): Promise<UserState> {
+  const user = await findUserState(client, userId);
+  const scope = user === undefined ? "uninitialized" : effectiveScopeState(user);
+  if (user === undefined || scope === "uninitialized") {
+    throw new OversyncError("scope_uninitialized", "the scope is not initialized; connect first");
+  }
+  if (scope === "initializing") {
+    throw new OversyncError(
+      "scope_initializing",
+      "another source is initializing the scope; retry after it finishes",
+    );
+  }
+  return user;
 }
 
 async function updateUser(
