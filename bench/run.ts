@@ -15,7 +15,7 @@ const rows = Number(process.env.BENCH_ROWS ?? 10_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 
 const sections: [string, Measurement[]][] = [
-  ["Server push and pull (service calls, real PostgreSQL)", await benchServerPush(rows, rounds)],
+  ["Server push, pull and snapshot (service calls, real PostgreSQL)", await benchServerPush(rows, rounds)],
   ["Client writes with capture (better-sqlite3, real file)", await benchClientCapture(rows, rounds)],
 ];
 

@@ -1,10 +1,11 @@
 /**
- * Server push and pull throughput against the physical limit, in one run.
+ * Server push, pull and snapshot throughput against the physical limit, in one run.
  *
  * The limit is PostgreSQL writing and reading the same rows with no sync at all: one multi-row
  * INSERT … SELECT FROM unnest(…) into an unregistered twin table in one transaction, and a plain
  * SELECT of them. oversync does the same write plus staging, validation, capture, hashing and the
- * bundle log, so the ratio says what sync costs per row.
+ * bundle log, so the ratio says what sync costs per row. A snapshot freezes the user's rows (a
+ * write of their JSON texts) and reads them back in chunks, so it is set against the same SELECT.
  */
 import { randomUUID } from "node:crypto";
 import { type PushRow, canonicalRequestHash } from "@oversync/protocol";
@@ -74,6 +75,7 @@ export async function benchServerPush(rowCount: number, rounds: number): Promise
     const push: number[] = [];
     const rawRead: number[] = [];
     const pull: number[] = [];
+    const snapshot: number[] = [];
     for (let round = 0; round < rounds; round++) {
       const user = `bench-${round}-${randomUUID()}`;
       const actor: Actor = { userId: user, sourceId: `${user}-device` };
@@ -91,6 +93,7 @@ export async function benchServerPush(rowCount: number, rounds: number): Promise
           if (page.bundles[0]?.rows.length !== rowCount) throw new Error("pull returned the wrong rows");
         }),
       );
+      snapshot.push(await timed(() => readSnapshot(service, actor, rowCount)));
     }
     await service.close();
     return [
@@ -103,10 +106,32 @@ export async function benchServerPush(rowCount: number, rounds: number): Promise
         rows: rowCount,
         limit: median(rawRead),
       },
+      {
+        name: `oversync snapshot of ${rowCount} rows (create + all chunks)`,
+        millis: median(snapshot),
+        rows: rowCount,
+        limit: median(rawRead),
+      },
     ];
   } finally {
     await db.drop();
   }
+}
+
+/** Creates a snapshot session and reads every chunk at the server's default (largest) chunk size. */
+async function readSnapshot(service: SyncRuntime, actor: Actor, rowCount: number) {
+  const session = await service.createSnapshotSession(actor, {});
+  let after = 0;
+  for (;;) {
+    const chunk = await service.getSnapshotChunk(actor, {
+      snapshot_id: session.snapshot_id,
+      after_row_ordinal: after,
+    });
+    after = chunk.next_row_ordinal;
+    if (!chunk.has_more) break;
+  }
+  await service.deleteSnapshotSession(actor, session.snapshot_id);
+  if (after !== rowCount) throw new Error(`snapshot returned ${after} rows, expected ${rowCount}`);
 }
 
 async function rawInsert(
