@@ -37,6 +37,9 @@ export async function startHostServer({ databaseUrl, port, verifySession }: Host
     ],
     // Optional: wake clients on commits over /sync/watch (one LISTEN session per process).
     watch: { notifications },
+    // Optional: keep each user's newest 10,000 bundles; a device further behind rebuilds from a
+    // snapshot. Without it every bundle is kept.
+    retention: { keepBundles: 10_000 },
   });
   await sync.bootstrap(); // installs the `sync` schema and triggers; refuses unsupported tables
 
