@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHostServer, stopHostServer } from "../../docs/examples/host-server.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-import { exampleRegion, readme } from "./docs-support.js";
+import { exampleRegion, readme } from "../support/readme-support.js";
 
 describe("README: mounting the sync handler in a host app", () => {
   let db: TestDatabase;

@@ -5,7 +5,7 @@ import type { RunningServer } from "@oversync/cli";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runNodeClient } from "../../docs/examples/node-client.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-import { exampleRegion, readme, startQuietReferenceServer } from "./docs-support.js";
+import { exampleRegion, readme, startQuietReferenceServer } from "../support/readme-support.js";
 
 describe("README: the Node client example against the reference server", () => {
   let db: TestDatabase;

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import type { RunningServer } from "@oversync/cli";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-import { readme, startQuietReferenceServer } from "./docs-support.js";
+import { readme, startQuietReferenceServer } from "../support/readme-support.js";
 
 const README_ORIGIN = "http://127.0.0.1:8080";
 
