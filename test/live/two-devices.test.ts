@@ -1,8 +1,8 @@
 /**
- * Our client against our reference server, end to end over loopback HTTP on real PostgreSQL: two
- * devices of one user with the example schema. The first device's rows reach the second through a
- * snapshot restore, a watching device applies a commit without polling, and a device left behind
- * the retained floor rebuilds by itself without losing its unsynced write.
+ * Our client against our reference server, end to end over loopback HTTP, on real PostgreSQL and
+ * on the embedded PGlite `npm start` uses: two devices of one user with the example schema. The first device's rows reach the second through a
+ * snapshot restore, a watching device applies a commit without polling, a device left behind the
+ * retained floor rebuilds by itself without losing its unsynced write, and a push conflict settles.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -28,137 +28,159 @@ interface Device {
   readonly client: SyncClient;
 }
 
-let db: TestDatabase;
-let dir: string;
-let server: RunningServer;
-let token: string;
-let phone: Device;
-let laptop: Device;
+describe.each(["PostgreSQL", "PGlite"] as const)("the reference server on %s", (database) => {
+  let db: TestDatabase | undefined;
+  let dir: string;
+  let server: RunningServer;
+  let token: string;
+  let phone: Device;
+  let laptop: Device;
 
-async function openDevice(name: string): Promise<Device> {
-  const driver = await openBetterSqlite3Driver(join(dir, `${name}.db`));
-  await driver.exec(exampleClientSchemaSql());
-  const client = createSyncClient({
-    driver,
-    baseUrl: server.url,
-    tokenProvider: () => token,
-    config: EXAMPLE_CLIENT_CONFIG,
-  });
-  await client.open();
-  return { driver, client };
-}
-
-async function userName(device: Device, id: string): Promise<string | undefined> {
-  const rows = await device.driver.query<{ name: string }>("SELECT name FROM users WHERE id = ?", [id]);
-  return rows[0]?.name;
-}
-
-async function postJson(path: string, body: unknown): Promise<Response> {
-  return fetch(new URL(path, server.url), { method: "POST", body: JSON.stringify(body) });
-}
-
-beforeAll(async () => {
-  db = await createTestDatabase("oversync_live");
-  dir = await mkdtemp(join(tmpdir(), "oversync-live-"));
-  server = await startQuietReferenceServer(db.url, join(dir, "data"));
-  const signIn = await postJson("/dummy-signin", { user: USER, password: "any" });
-  token = ((await signIn.json()) as { token: string }).token;
-  phone = await openDevice("phone");
-  laptop = await openDevice("laptop");
-});
-
-afterAll(async () => {
-  for (const device of [phone, laptop]) {
-    await device?.client.close();
-    await device?.driver.close();
+  async function openDevice(name: string): Promise<Device> {
+    const driver = await openBetterSqlite3Driver(join(dir, `${name}.db`));
+    await driver.exec(exampleClientSchemaSql());
+    const client = createSyncClient({
+      driver,
+      baseUrl: server.url,
+      tokenProvider: () => token,
+      config: EXAMPLE_CLIENT_CONFIG,
+    });
+    await client.open();
+    return { driver, client };
   }
-  await server?.close();
-  await db?.drop();
-  await rm(dir, { recursive: true, force: true });
-});
 
-describe("two devices of one user against the reference server", () => {
-  it("the second device restores the first device's rows from a snapshot", async () => {
-    expect(await phone.client.attach(USER)).toMatchObject({ status: "connected", outcome: "started_empty" });
-    await phone.driver.run("INSERT INTO users (id, name, email) VALUES (?, ?, ?)", [
-      USER_ID,
-      "Grace",
-      "g@example.com",
-    ]);
-    await phone.driver.run("INSERT INTO posts (id, title, content, author_id) VALUES (?, ?, ?, ?)", [
-      POST_ID,
-      "Compilers",
-      "A-0",
-      USER_ID,
-    ]);
-    expect(await phone.client.sync()).toMatchObject({ pushOutcome: "committed" });
+  async function userName(device: Device, id: string): Promise<string | undefined> {
+    const rows = await device.driver.query<{ name: string }>("SELECT name FROM users WHERE id = ?", [id]);
+    return rows[0]?.name;
+  }
 
-    const attached = await laptop.client.attach(USER);
-    expect(attached).toMatchObject({ status: "connected", outcome: "used_remote_state" });
-    expect(await userName(laptop, USER_ID)).toBe("Grace");
-    expect(await laptop.driver.query("SELECT title, author_id FROM posts")).toEqual([
-      { title: "Compilers", author_id: USER_ID },
-    ]);
-    expect((await laptop.client.pendingSyncStatus()).pendingRowCount).toBe(0n);
-  });
+  async function postJson(path: string, body: unknown): Promise<Response> {
+    return fetch(new URL(path, server.url), { method: "POST", body: JSON.stringify(body) });
+  }
 
-  it("a watching device applies another device's commit as it lands", async () => {
-    const changes: TablesChanged[] = [];
-    const applied = new Promise<void>((resolve) => {
-      laptop.client.onTablesChanged((change) => {
-        changes.push(change);
-        if (change.origin === "sync" && change.tables.has("users")) resolve();
-      });
-    });
-    // A polling interval far beyond the test: only the watch stream can bring the change in time.
-    laptop.client.start({ watch: "auto", intervalMillis: 3_600_000 });
-    await waitForSubscribers(1);
-
-    await phone.driver.run("UPDATE users SET name = ? WHERE id = ?", ["Grace Hopper", USER_ID]);
-    await phone.client.sync();
-    await applied;
-    expect(await userName(laptop, USER_ID)).toBe("Grace Hopper");
-    await laptop.client.stop();
-    await waitForSubscribers(0);
-  });
-
-  it("a device behind the retained floor rebuilds by itself and keeps its unsynced write", async () => {
-    const laptopUser = "6f1c0a52-8d1e-4a55-9a4e-0c1f2b3c4d03";
-    await laptop.driver.run("INSERT INTO users (id, name, email) VALUES (?, ?, ?)", [
-      laptopUser,
-      "Ada",
-      "a@example.com",
-    ]);
-    for (const name of ["Rear Admiral Hopper", "Amazing Grace"]) {
-      await phone.driver.run("UPDATE users SET name = ? WHERE id = ?", [name, USER_ID]);
-      await phone.client.sync();
-    }
-    const latest = (await phone.client.syncStatus()).lastBundleSeqSeen;
-    const floor = await postJson("/test/retention-floor", {
-      user_id: USER,
-      retained_bundle_floor: Number(latest),
-    });
-    expect(floor.status).toBe(200);
-
-    const report = await laptop.client.sync();
-    expect(report.pushOutcome).toBe("committed");
-    expect(report.remoteOutcome).toBe("applied_snapshot");
-    expect(await userName(laptop, USER_ID)).toBe("Amazing Grace");
-    expect(await userName(laptop, laptopUser)).toBe("Ada");
-    expect((await laptop.client.pendingSyncStatus()).pendingRowCount).toBe(0n);
-
-    await phone.client.sync();
-    expect(await userName(phone, laptopUser)).toBe("Ada");
-    const { rows } = await db.pool.query(
-      "SELECT name FROM business.users WHERE _sync_scope_id = $1 ORDER BY name",
-      [USER],
+  beforeAll(async () => {
+    db = await createTestDatabase("oversync_live");
+    dir = await mkdtemp(join(tmpdir(), "oversync-live-"));
+    server = await startQuietReferenceServer(
+      database === "PostgreSQL" ? db.url : undefined,
+      join(dir, "data"),
     );
-    expect(rows).toEqual([{ name: "Ada" }, { name: "Amazing Grace" }]);
+    const signIn = await postJson("/dummy-signin", { user: USER, password: "any" });
+    token = ((await signIn.json()) as { token: string }).token;
+    phone = await openDevice("phone");
+    laptop = await openDevice("laptop");
+  });
+
+  afterAll(async () => {
+    for (const device of [phone, laptop]) {
+      await device?.client.close();
+      await device?.driver.close();
+    }
+    await server?.close();
+    await db?.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe("two devices of one user", () => {
+    it("the second device restores the first device's rows from a snapshot", async () => {
+      expect(await phone.client.attach(USER)).toMatchObject({
+        status: "connected",
+        outcome: "started_empty",
+      });
+      await phone.driver.run("INSERT INTO users (id, name, email) VALUES (?, ?, ?)", [
+        USER_ID,
+        "Grace",
+        "g@example.com",
+      ]);
+      await phone.driver.run("INSERT INTO posts (id, title, content, author_id) VALUES (?, ?, ?, ?)", [
+        POST_ID,
+        "Compilers",
+        "A-0",
+        USER_ID,
+      ]);
+      expect(await phone.client.sync()).toMatchObject({ pushOutcome: "committed" });
+
+      const attached = await laptop.client.attach(USER);
+      expect(attached).toMatchObject({ status: "connected", outcome: "used_remote_state" });
+      expect(await userName(laptop, USER_ID)).toBe("Grace");
+      expect(await laptop.driver.query("SELECT title, author_id FROM posts")).toEqual([
+        { title: "Compilers", author_id: USER_ID },
+      ]);
+      expect((await laptop.client.pendingSyncStatus()).pendingRowCount).toBe(0n);
+    });
+
+    it("a watching device applies another device's commit as it lands", async () => {
+      const changes: TablesChanged[] = [];
+      const applied = new Promise<void>((resolve) => {
+        laptop.client.onTablesChanged((change) => {
+          changes.push(change);
+          if (change.origin === "sync" && change.tables.has("users")) resolve();
+        });
+      });
+      // A polling interval far beyond the test: only the watch stream can bring the change in time.
+      laptop.client.start({ watch: "auto", intervalMillis: 3_600_000 });
+      await waitForSubscribers(server, 1);
+
+      await phone.driver.run("UPDATE users SET name = ? WHERE id = ?", ["Grace Hopper", USER_ID]);
+      await phone.client.sync();
+      await applied;
+      expect(await userName(laptop, USER_ID)).toBe("Grace Hopper");
+      await laptop.client.stop();
+      await waitForSubscribers(server, 0);
+    });
+
+    it("a device behind the retained floor rebuilds by itself and keeps its unsynced write", async () => {
+      const laptopUser = "6f1c0a52-8d1e-4a55-9a4e-0c1f2b3c4d03";
+      await laptop.driver.run("INSERT INTO users (id, name, email) VALUES (?, ?, ?)", [
+        laptopUser,
+        "Ada",
+        "a@example.com",
+      ]);
+      for (const name of ["Rear Admiral Hopper", "Amazing Grace"]) {
+        await phone.driver.run("UPDATE users SET name = ? WHERE id = ?", [name, USER_ID]);
+        await phone.client.sync();
+      }
+      const latest = (await phone.client.syncStatus()).lastBundleSeqSeen;
+      const floor = await postJson("/test/retention-floor", {
+        user_id: USER,
+        retained_bundle_floor: Number(latest),
+      });
+      expect(floor.status).toBe(200);
+
+      const report = await laptop.client.sync();
+      expect(report.pushOutcome).toBe("committed");
+      expect(report.remoteOutcome).toBe("applied_snapshot");
+      expect(await userName(laptop, USER_ID)).toBe("Amazing Grace");
+      expect(await userName(laptop, laptopUser)).toBe("Ada");
+      expect((await laptop.client.pendingSyncStatus()).pendingRowCount).toBe(0n);
+
+      await phone.client.sync();
+      expect(await userName(phone, laptopUser)).toBe("Ada");
+      const { rows } = await server.database.pool.query(
+        "SELECT name FROM business.users WHERE _sync_scope_id = $1 ORDER BY name",
+        [USER],
+      );
+      expect(rows).toEqual([{ name: "Ada" }, { name: "Amazing Grace" }]);
+    });
+
+    it("two offline edits of one row settle on the server's version (default resolver)", async () => {
+      await phone.driver.run("UPDATE users SET email = ? WHERE id = ?", ["phone@example.com", USER_ID]);
+      await laptop.driver.run("UPDATE users SET email = ? WHERE id = ?", ["laptop@example.com", USER_ID]);
+      await phone.client.sync();
+      const report = await laptop.client.sync();
+      expect(report.syncStatus.pending.pendingRowCount).toBe(0n);
+      const email = "SELECT email FROM users WHERE id = ?";
+      expect(await laptop.driver.query(email, [USER_ID])).toEqual([{ email: "phone@example.com" }]);
+      const { rows } = await server.database.pool.query("SELECT email FROM business.users WHERE id = $1", [
+        USER_ID,
+      ]);
+      expect(rows).toEqual([{ email: "phone@example.com" }]);
+    });
   });
 });
 
 /** Waits until the server counts `expected` open watch streams for the user (5 s at most). */
-async function waitForSubscribers(expected: number): Promise<void> {
+async function waitForSubscribers(server: RunningServer, expected: number): Promise<void> {
   const deadline = Date.now() + 5000;
   for (;;) {
     const response = await fetch(new URL(`/test/watch-subscribers?user_id=${USER}`, server.url));

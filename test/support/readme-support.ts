@@ -22,13 +22,19 @@ export function exampleRegion(file: string): string {
     .trim();
 }
 
-/** Starts the reference server on a free loopback port over `databaseUrl`, with its data in `dataDir`. */
-export function startQuietReferenceServer(databaseUrl: string, dataDir: string): Promise<RunningServer> {
+/**
+ * Starts the reference server on a free loopback port over `databaseUrl` (embedded PGlite in
+ * `dataDir` when undefined), logging nothing.
+ */
+export function startQuietReferenceServer(
+  databaseUrl: string | undefined,
+  dataDir: string,
+): Promise<RunningServer> {
   return startServer({
     port: 0,
     host: "127.0.0.1",
     dataDir,
-    databaseUrl,
+    ...(databaseUrl === undefined ? {} : { databaseUrl }),
     jwtSecret: { secret: DEV_JWT_SECRET, isDevDefault: true },
     tokenTtlSeconds: 600,
     shutdownGraceMs: 1000,
