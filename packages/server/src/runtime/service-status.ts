@@ -2,7 +2,10 @@
 import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 
-/** Counters read from the `sync` schema. */
+/**
+ * Counters read from the `sync` schema. `user_state_retention_floor_ahead_count` counts users whose
+ * retained floor is ahead of their latest bundle (always 0 when healthy).
+ */
 export interface ServiceCounters {
   readonly user_state_retention_floor_ahead_count: number;
   readonly latest_bundle_seq_max: number;

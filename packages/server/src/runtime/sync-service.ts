@@ -24,6 +24,7 @@ import type {
   SnapshotSession,
   WatchQuery,
 } from "@oversync/protocol";
+import type { ServiceCounters } from "./service-status.js";
 
 /** Who is calling: the trusted user id from the host's auth and the `Oversync-Source-ID` header. */
 export interface Actor {
@@ -89,7 +90,7 @@ export interface BundleWatch {
 export type ServiceLifecycle = "running" | "shutting_down" | "closed";
 
 /** The `/syncx/status` and `/syncx/health` body (June's fields, protocol-latest §1.13). */
-export interface ServiceStatus {
+export interface ServiceStatus extends ServiceCounters {
   readonly status: "healthy" | "unhealthy";
   readonly version: string;
   readonly app_name: string;
@@ -98,18 +99,6 @@ export interface ServiceStatus {
   readonly inflight_operations: number;
   readonly registered_tables: string[];
   readonly features: Record<FeatureName, boolean>;
-  /** Users whose retained floor is ahead of their latest bundle (always 0 when healthy). */
-  readonly user_state_retention_floor_ahead_count: number;
-  readonly latest_bundle_seq_max: number;
-  readonly retained_bundle_floor_min: number;
-  readonly retained_bundle_floor_max: number;
-  readonly retained_bundle_window_min: number;
-  readonly retained_bundle_window_max: number;
-  readonly history_pruned_error_count: number;
-  readonly accepted_push_replay_count: number;
-  readonly rejected_registered_write_count: number;
-  readonly committed_bundle_count: number;
-  readonly committed_bundle_bytes: number;
 }
 
 /**
