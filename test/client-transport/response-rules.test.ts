@@ -89,6 +89,27 @@ describe("bounded bodies", () => {
     expect(failure).toMatchObject({ name: "TransportError", code: "body_too_large", status: 503 });
   });
 
+  it("reads a push_conflict over 64 KiB: its server row may hold a large BLOB", async () => {
+    const pushId = "0b7e4c8e-3f0a-4d55-9d8e-1a2b3c4d5e6f";
+    const serverRow = { id: "f1", data: "A".repeat(2 * BODY_LIMITS.error) };
+    const conflict = {
+      schema: "business",
+      table: "files",
+      key: { id: "f1" },
+      op: "UPDATE",
+      base_row_version: 1,
+      server_row_version: 2,
+      server_row_deleted: false,
+      server_row: serverRow,
+    };
+    harness.server.route("POST", "sync/push-sessions/:pushId/commit", () =>
+      statusReply(409, { error: "push_conflict", message: "conflict", conflict }),
+    );
+    const failure = await failureOf(harness.transport.commitPushSession({ pushId, sourceBundleId: 1 }));
+    expect(failure).toBeInstanceOf(OversyncError);
+    expect(failure).toMatchObject({ code: "push_conflict", extras: { conflict: { server_row: serverRow } } });
+  });
+
   it("bounds row pages by the configured limit", async () => {
     const transport = harness.transportWith({ limits: { rowPageBodyBytes: 1000 } });
     harness.server.route("GET", "sync/pull", () => jsonReply(paddedBody(2000)));

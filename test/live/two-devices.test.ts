@@ -176,6 +176,30 @@ describe.each(["PostgreSQL", "PGlite"] as const)("the reference server on %s", (
       ]);
       expect(rows).toEqual([{ email: "phone@example.com" }]);
     });
+
+    it("a conflict on a row larger than an ordinary error body (a 1 MiB file) still resolves", async () => {
+      const fileId = Buffer.from("6f1c0a528d1e4a559a4e0c1f2b3c4d10", "hex");
+      const data = Buffer.alloc(1024 * 1024, 7);
+      await phone.driver.run("INSERT INTO files (id, name, data) VALUES (?, ?, ?)", [
+        fileId,
+        "big.bin",
+        data,
+      ]);
+      await phone.client.sync();
+      await laptop.client.sync();
+      await phone.driver.run("UPDATE files SET name = ? WHERE id = ?", ["phone.bin", fileId]);
+      await laptop.driver.run("UPDATE files SET name = ? WHERE id = ?", ["laptop.bin", fileId]);
+      await phone.client.sync();
+      // The 409 carries the server's whole row (about 1.4 MiB of base64): the client must read it.
+      const report = await laptop.client.sync();
+      expect(report.syncStatus.pending.pendingRowCount).toBe(0n);
+      const rows = await laptop.driver.query<{ name: string; data: Uint8Array }>(
+        "SELECT name, data FROM files WHERE id = ?",
+        [fileId],
+      );
+      expect(rows.map((row) => row.name)).toEqual(["phone.bin"]);
+      expect(Buffer.from(rows[0]!.data).equals(data)).toBe(true);
+    });
   });
 });
 

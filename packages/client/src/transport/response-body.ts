@@ -115,7 +115,8 @@ export function parseJsonBody(bytes: Uint8Array, what: string): unknown {
 }
 
 /**
- * Turns a non-2xx response into the error the caller handles. A JSON error body (at most 64 KiB)
+ * Turns a non-2xx response into the error the caller handles. A JSON error body (at most
+ * `bodyLimit`, the protocol's 64 KiB unless the endpoint needs more)
  * with a known code and its own status is an OversyncError (a 429 capacity code also carries
  * Retry-After); anything else is an HttpStatusError handled by status alone, as the clients do.
  * A `source_retired` body must name `sourceId`, the request's header source (§1.14).
@@ -124,9 +125,10 @@ export async function errorFromResponse(
   response: Response,
   operation: string,
   sourceId: string,
+  bodyLimit: number = BODY_LIMITS.error,
 ): Promise<OversyncError | HttpStatusError> {
   const status = response.status;
-  const bytes = await readBoundedBody(response, BODY_LIMITS.error, operation);
+  const bytes = await readBoundedBody(response, bodyLimit, operation);
   if (!hasMediaType(response, "application/json")) {
     const type = response.headers.get("content-type") ?? "no content type";
     return new HttpStatusError(

@@ -5,6 +5,7 @@
  */
 import {
   BODY_LIMITS,
+  DEFAULT_BUNDLE_LIMITS,
   type CapabilitiesResponse,
   type CommittedBundleIdentity,
   type CommittedRowsResponse,
@@ -230,7 +231,17 @@ interface Exchange<T> {
   readonly timeoutMillis: number;
   /** Reads a 2xx response; `sourceId` is the header value the request carried. */
   readonly read: (response: Response, sourceId: string) => Promise<T>;
+  /** The largest error body read; the protocol's 64 KiB when absent. */
+  readonly errorBodyLimit?: number;
 }
+
+/**
+ * Push commit errors may be larger than the protocol's 64 KiB: a `push_conflict` carries the
+ * server's whole row, and a row with a large BLOB exceeds 64 KiB. A client that cannot read that
+ * body cannot resolve the conflict and would retry the same push forever, so commit errors are read
+ * up to the largest snapshot chunk a server advertises by default, which bounds any row it serves.
+ */
+const COMMIT_ERROR_BODY_LIMIT = BODY_LIMITS.error + DEFAULT_BUNDLE_LIMITS.max_bytes_per_snapshot_chunk;
 
 /** Creates a transport for one server. Throws TransportError(request_invalid) for a bad base URL. */
 export function createSyncTransport(options: SyncTransportOptions): SyncTransport {
@@ -281,7 +292,7 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
         signal: deadline.signal,
       });
       await requireAllowedEncoding(response, operation);
-      if (!response.ok) throw await errorFromResponse(response, operation, sourceId);
+      if (!response.ok) throw await errorFromResponse(response, operation, sourceId, exchange.errorBodyLimit);
       return await exchange.read(response, sourceId);
     } catch (error) {
       throw deadline.translate(error, operation, limit);
@@ -407,6 +418,7 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
           read: jsonReader(operation, limits.controlBodyBytes, (body, sourceId) =>
             decodePushCommitResponse(body, { sourceId, sourceBundleId }),
           ),
+          errorBodyLimit: COMMIT_ERROR_BODY_LIMIT,
         },
         call,
       );
