@@ -228,16 +228,30 @@ export class SyncClient {
 
   /**
    * Replaces local state with a server snapshot. During source recovery this rotates to the
-   * reserved replacement source and keeps the frozen changes; otherwise the source is kept.
+   * reserved replacement source and keeps the frozen changes; otherwise the source is kept. Frozen
+   * changes not yet committed are pushed first; if the server already holds a different bundle
+   * under this source's sequence (`source_sequence_mismatch`: the database was restored from a
+   * backup or copied to another device), the rebuild rotates to a fresh source carrying them.
    */
   rebuild(): Promise<RemoteSyncReport> {
     return this.syncOperation("rebuild_keep_source", async () => {
       const session = await this.gate("rebuild()", false);
-      if (session.operation.kind === "source_recovery") {
+      const store = openStore(this.ctx, "rebuild()");
+      let recovering = session.operation.kind === "source_recovery";
+      if (!recovering && (await store.read((state) => state.readOutboxBundle())).state === "prepared") {
+        try {
+          await pushPending(this.ctx, { recoverSequenceMismatch: true });
+        } catch (error) {
+          if (!(error instanceof OversyncClientError && error.code === "source_recovery_required"))
+            throw error;
+          recovering = true;
+        }
+      }
+      if (recovering) {
         this.ctx.progress.rename("rebuild_rotate_source");
         return rebuildRotatingSource(this.ctx);
       }
-      const outbox = await openStore(this.ctx, "rebuild()").read((state) => state.readOutboxBundle());
+      const outbox = await store.read((state) => state.readOutboxBundle());
       return rebuildKeepSource(this.ctx, { afterCommittedPush: outbox.state === "committed_remote" });
     });
   }

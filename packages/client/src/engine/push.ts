@@ -39,6 +39,12 @@ export class CommittedReplayPrunedError extends Error {
 export interface PushOptions {
   /** Checkpoint recovery pushes pending work while the rebuild gate is set. */
   readonly allowCheckpointRecovery?: boolean;
+  /**
+   * `rebuild()` pushes a prepared outbox first: when the server holds a different bundle under this
+   * source's tuple, the source cannot continue, so enter source recovery instead of reporting
+   * `source_sequence_mismatch`.
+   */
+  readonly recoverSequenceMismatch?: boolean;
 }
 
 /**
@@ -63,6 +69,16 @@ export async function pushPending(ctx: EngineContext, options: PushOptions = {})
         await setRebuildRequired(ctx);
         throw rebuildRequiredError();
       }
+      // Another copy of this database (a restored backup, a cloned device) committed under our
+      // tuple first. By default the error is reported and the outbox kept (push/basic-insert.json).
+      if (options.recoverSequenceMismatch) {
+        return enterSourceRecovery(ctx, { reason: "source_sequence_changed", replacedBySourceId: undefined });
+      }
+      throw new ProtocolViolationError(
+        "source_sequence_mismatch",
+        `${error.message}; another copy of this database (a restored backup or a copied device) pushed under this source first; call rebuild() to continue on a fresh source, the pending changes are kept`,
+        { cause: error },
+      );
     }
     if (
       error instanceof OversyncError &&
