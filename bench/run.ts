@@ -8,6 +8,7 @@ import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchClientCapture } from "./client-capture.js";
+import { benchClientSync } from "./client-sync.js";
 import { type Measurement, describe } from "./measure.js";
 import { benchServerPush } from "./server-push.js";
 
@@ -17,6 +18,10 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const sections: [string, Measurement[]][] = [
   ["Server push, pull and snapshot (service calls, real PostgreSQL)", await benchServerPush(rows, rounds)],
   ["Client writes with capture (better-sqlite3, real file)", await benchClientCapture(rows, rounds)],
+  [
+    "Client sync end to end (HTTP on loopback, real PostgreSQL and SQLite files)",
+    await benchClientSync(rows, rounds),
+  ],
 ];
 
 const lines = [
