@@ -16,6 +16,7 @@ import {
   type OutboxBundle,
   type OutboxRow,
   type RuntimeState,
+  rowStateKey,
   storeError,
 } from "../store/runtime-state.js";
 
@@ -42,13 +43,13 @@ export async function resumeOrFreezeOutbox(
   const sourceBundleId = source.nextSourceBundleId;
   const upserts: { dirty: DirtyRow; op: RowOp }[] = [];
   const deletes: DirtyRow[] = [];
+  const known = await state.readDirtyRowStates();
   for (const dirty of await state.listDirtyRows()) {
-    const known = await state.readRowState(dirty.tableName, dirty.keyJson);
-    const liveOnServer = known !== undefined && !known.deleted;
+    const rowState = known.get(rowStateKey(dirty.tableName, dirty.keyJson));
+    const liveOnServer = rowState !== undefined && !rowState.deleted;
     if (dirty.payload === null) {
-      // Deleting a row the server never had live is a no-op: drop it instead of pushing it.
+      // Deleting a row the server never had live is a no-op: it is dropped, not pushed.
       if (liveOnServer) deletes.push(dirty);
-      else await state.deleteDirtyRow(dirty.tableName, dirty.keyJson);
     } else {
       upserts.push({ dirty, op: liveOnServer ? "UPDATE" : "INSERT" });
     }
@@ -58,7 +59,12 @@ export async function resumeOrFreezeOutbox(
   upserts.sort((a, b) => rank(a.dirty) - rank(b.dirty) || byOrdinal(a.dirty, b.dirty));
   deletes.sort((a, b) => rank(b) - rank(a) || byOrdinal(a, b));
   const ordered = [...upserts, ...deletes.map((dirty) => ({ dirty, op: "DELETE" as const }))];
-  if (ordered.length === 0) return { bundle: EMPTY_OUTBOX_BUNDLE, rows: [] };
+  // Every dirty row is now either frozen below or dropped: this runs in one write transaction, so
+  // no app write can add one in between.
+  if (ordered.length === 0) {
+    await state.deleteListedDirtyRows();
+    return { bundle: EMPTY_OUTBOX_BUNDLE, rows: [] };
+  }
 
   const rows: OutboxRow[] = ordered.map(({ dirty, op }, index) => {
     const table = state.schema.table(dirty.tableName);
@@ -88,7 +94,7 @@ export async function resumeOrFreezeOutbox(
   await state.clearOutboxRows();
   await state.writeOutboxBundle(frozen);
   await state.insertOutboxRows(rows);
-  for (const row of rows) await state.deleteDirtyRow(row.tableName, row.keyJson);
+  await state.deleteListedDirtyRows();
   return { bundle: frozen, rows };
 }
 

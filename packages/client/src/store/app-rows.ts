@@ -8,6 +8,26 @@ import { OversyncClientError } from "../errors.js";
 import { type KeyValue, type RowValues, localKeyJson } from "./payload-codec.js";
 import { RuntimeState } from "./runtime-state.js";
 import { quoteIdent } from "./sql-text.js";
+import type { ManagedTable } from "./table-metadata.js";
+
+/** The upsert statement of each table, built once: remote applies run it for every row. */
+const UPSERT_SQL = new WeakMap<ManagedTable, string>();
+
+function upsertSql(table: ManagedTable): string {
+  let sql = UPSERT_SQL.get(table);
+  if (sql === undefined) {
+    const names = table.columns.map((column) => quoteIdent(column.name));
+    const updates = table.columns
+      .filter((column) => column !== table.keyColumn)
+      .map((column) => `${quoteIdent(column.name)} = excluded.${quoteIdent(column.name)}`);
+    const onConflict = updates.length === 0 ? "DO NOTHING" : `DO UPDATE SET ${updates.join(", ")}`;
+    sql =
+      `INSERT INTO ${quoteIdent(table.sqlName)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")}) ` +
+      `ON CONFLICT (${quoteIdent(table.keyColumn.name)}) ${onConflict}`;
+    UPSERT_SQL.set(table, sql);
+  }
+  return sql;
+}
 
 /** One authoritative row to apply: an upsert with every column's value, or a delete. */
 export interface RemoteRow {
@@ -69,14 +89,8 @@ export class ApplyState extends RuntimeState {
         `values for ${table.name} must name every column exactly once (missing: ${missing.map((c) => c.payloadName).join(", ") || "none"}; unknown: ${unknown.join(", ") || "none"})`,
       );
     }
-    const names = table.columns.map((column) => quoteIdent(column.name));
-    const updates = table.columns
-      .filter((column) => column !== table.keyColumn)
-      .map((column) => `${quoteIdent(column.name)} = excluded.${quoteIdent(column.name)}`);
-    const onConflict = updates.length === 0 ? "DO NOTHING" : `DO UPDATE SET ${updates.join(", ")}`;
     await this.db.run(
-      `INSERT INTO ${quoteIdent(table.sqlName)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")}) ` +
-        `ON CONFLICT (${quoteIdent(table.keyColumn.name)}) ${onConflict}`,
+      upsertSql(table),
       table.columns.map((column) => values[column.payloadName] ?? null),
     );
   }
