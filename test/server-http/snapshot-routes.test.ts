@@ -21,6 +21,7 @@ import { type SyncRuntime, createSyncHandler, createSyncService } from "@oversyn
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUSINESS_TABLES, createBusinessSchema } from "../server/business-schema.js";
 import { docRow } from "../server/service-harness.js";
+import { holdSnapshotSlots } from "../server/snapshot-slots.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import {
   type JsonReply,
@@ -33,8 +34,6 @@ import {
 } from "./http-support.js";
 
 const BASE = "/api/v1";
-const BUILD_SLOT_CLASS = 0x6f760001;
-const CHUNK_SLOT_CLASS = 0x6f760002;
 
 /** Limits of the main service: small maxima so clamping shows, a session row cap for 409s. */
 const LIMITS: Partial<BundleLimits> = {
@@ -362,17 +361,9 @@ describe("error answers", () => {
 
 describe("capacity", () => {
   /** Holds every slot of a class from another session; returns a release. */
-  async function holdAll(lockClass: number, slots: number): Promise<() => void> {
-    const client = await db.pool.connect();
-    for (let slot = 0; slot < slots; slot++) {
-      await client.query("SELECT pg_advisory_lock($1::int, $2::int)", [lockClass, slot]);
-    }
-    return () => client.release(true);
-  }
-
   it("snapshot_build_capacity is 429 with Retry-After: 1, which the client transport reads", async () => {
     await seededUser("ida", "ida-phone", 2);
-    const release = await holdAll(BUILD_SLOT_CLASS, 2);
+    const held = await holdSnapshotSlots(db.pool, "build", [0, 1]);
     try {
       const reply = await send("ida", "ida-phone", "POST", "/sync/snapshot-sessions");
       expectError(reply, 429, "snapshot_build_capacity");
@@ -387,7 +378,7 @@ describe("capacity", () => {
       expect(error).toBeInstanceOf(SnapshotCapacityError);
       expect((error as SnapshotCapacityError).retryAfterMillis).toBe(1000);
     } finally {
-      release();
+      held.done();
     }
     expect((await send("ida", "ida-phone", "POST", "/sync/snapshot-sessions")).status).toBe(200);
   });
@@ -398,13 +389,13 @@ describe("capacity", () => {
       (await send("jo", "jo-phone", "POST", "/sync/snapshot-sessions")).text,
     );
     const path = `/sync/snapshot-sessions/${session.snapshot_id}?after_row_ordinal=0&max_rows=10&max_bytes=100000`;
-    const release = await holdAll(CHUNK_SLOT_CLASS, 2);
+    const held = await holdSnapshotSlots(db.pool, "chunk", [0, 1]);
     try {
       const reply = await send("jo", "jo-phone", "GET", path);
       expectError(reply, 429, "snapshot_chunk_capacity");
       expect(reply.headers.get("retry-after")).toBe("1");
     } finally {
-      release();
+      held.done();
     }
     expect((await send("jo", "jo-phone", "GET", path)).status).toBe(200);
   });

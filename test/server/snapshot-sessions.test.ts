@@ -28,6 +28,7 @@ import type pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../support/postgres.js";
 import { BUSINESS_TABLES, createBusinessSchema } from "./business-schema.js";
+import { holdSnapshotSlots } from "./snapshot-slots.js";
 import {
   type HarnessOptions,
   type ServiceHarness,
@@ -40,10 +41,6 @@ import {
   userRow,
   uuid,
 } from "./service-harness.js";
-
-/** Advisory lock classes of the build and chunk slots (snapshot-capacity.ts). */
-const BUILD_SLOT_CLASS = 0x6f760001;
-const CHUNK_SLOT_CLASS = 0x6f760002;
 
 const started: ServiceHarness[] = [];
 
@@ -665,22 +662,10 @@ describe("limits", () => {
 
 describe("capacity", () => {
   /** Holds `slots` slots of a kind from another session until released. */
-  async function holdSlots(pool: pg.Pool, lockClass: number, slots: number[]) {
-    const client = await pool.connect();
-    for (const slot of slots)
-      await client.query("SELECT pg_advisory_lock($1::int, $2::int)", [lockClass, slot]);
-    return {
-      release: async (slot: number) => {
-        await client.query("SELECT pg_advisory_unlock($1::int, $2::int)", [lockClass, slot]);
-      },
-      done: () => client.release(),
-    };
-  }
-
   it("refuses a build with 429 snapshot_build_capacity and Retry-After while every build slot is busy", async () => {
     const h = await start({ limits: { max_concurrent_snapshot_builds: 2 } });
     await seedHistory(h, ada);
-    const held = await holdSlots(h.db.pool, BUILD_SLOT_CLASS, [0, 1]);
+    const held = await holdSnapshotSlots(h.db.pool, "build", [0, 1]);
     try {
       const error = await rejection(h.service.createSnapshotSession(ada, {}));
       expect([error.code, error.status]).toStrictEqual(["snapshot_build_capacity", 429]);
@@ -698,7 +683,7 @@ describe("capacity", () => {
     const h = await start({ limits: { max_concurrent_snapshot_chunk_requests: 3 } });
     await seedHistory(h, ada);
     const session = await h.service.createSnapshotSession(ada, {});
-    const held = await holdSlots(h.db.pool, CHUNK_SLOT_CLASS, [0, 1, 2]);
+    const held = await holdSnapshotSlots(h.db.pool, "chunk", [0, 1, 2]);
     const query = { snapshot_id: session.snapshot_id, max_rows: 10, max_bytes: 100_000 };
     try {
       const error = await rejection(h.service.getSnapshotChunk(ada, query));

@@ -16,6 +16,7 @@ export {
 } from "./runtime/snapshot-sessions.js";
 export {
   SNAPSHOT_RETRY_AFTER_SECONDS,
+  SNAPSHOT_SLOT_LOCK_CLASSES,
   SnapshotCapacityError,
   type SnapshotSlotKind,
 } from "./runtime/snapshot-capacity.js";

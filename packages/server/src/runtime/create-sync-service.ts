@@ -159,14 +159,8 @@ class Runtime implements SyncRuntime {
   }
 
   createPushSession(actor: Actor, request: Parameters<SyncService["createPushSession"]>[1]) {
-    return this.call("push session create", "push_session_create_failed", actor, () =>
-      withClient(this.options.pool, (client) =>
-        this.countPruned(client, () =>
-          inTransaction(client, { attempts: WRITE_ATTEMPTS }, () =>
-            createPushSession(client, actor, request, this.limits),
-          ),
-        ),
-      ),
+    return this.write("push session create", "push_session_create_failed", actor, (client) =>
+      createPushSession(client, actor, request, this.limits),
     );
   }
 
@@ -188,15 +182,11 @@ class Runtime implements SyncRuntime {
   }
 
   commitPushSession(actor: Actor, pushId: string) {
-    return this.call("push commit", "push_session_commit_failed", actor, (directory) =>
-      withClient(this.options.pool, (client) =>
-        inTransaction(client, { attempts: WRITE_ATTEMPTS }, async () => {
-          const committed = await commitPushSession(client, directory, actor, pushId, this.limits);
-          await this.bundleCommitted(client, actor.userId, committed);
-          return committed;
-        }),
-      ),
-    );
+    return this.write("push commit", "push_session_commit_failed", actor, async (client, directory) => {
+      const committed = await commitPushSession(client, directory, actor, pushId, this.limits);
+      await this.bundleCommitted(client, actor.userId, committed);
+      return committed;
+    });
   }
 
   deletePushSession(actor: Actor, pushId: string) {
@@ -206,26 +196,14 @@ class Runtime implements SyncRuntime {
   }
 
   getCommittedBundleRows(actor: Actor, request: Parameters<SyncService["getCommittedBundleRows"]>[1]) {
-    return this.call("committed rows", "committed_bundle_rows_failed", actor, (directory) =>
-      withClient(this.options.pool, (client) =>
-        this.countPruned(client, () =>
-          inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
-            readCommittedRows(client, directory, actor, request, this.limits),
-          ),
-        ),
-      ),
+    return this.read("committed rows", "committed_bundle_rows_failed", actor, (client, directory) =>
+      readCommittedRows(client, directory, actor, request, this.limits),
     );
   }
 
   pull(actor: Actor, query: Parameters<SyncService["pull"]>[1]) {
-    return this.call("pull", "pull_failed", actor, (directory) =>
-      withClient(this.options.pool, (client) =>
-        this.countPruned(client, () =>
-          inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
-            readPullPage(client, directory, actor, query, this.limits, this.rowBudget),
-          ),
-        ),
-      ),
+    return this.read("pull", "pull_failed", actor, (client, directory) =>
+      readPullPage(client, directory, actor, query, this.limits, this.rowBudget),
     );
   }
 
@@ -242,12 +220,8 @@ class Runtime implements SyncRuntime {
   }
 
   getSnapshotChunk(actor: Actor, request: Parameters<SyncService["getSnapshotChunk"]>[1]) {
-    return this.call("snapshot chunk", "snapshot_chunk_failed", actor, () =>
-      withClient(this.options.pool, (client) =>
-        inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
-          readSnapshotChunk(client, actor, request, this.limits),
-        ),
-      ),
+    return this.read("snapshot chunk", "snapshot_chunk_failed", actor, (client) =>
+      readSnapshotChunk(client, actor, request, this.limits),
     );
   }
 
@@ -305,27 +279,12 @@ class Runtime implements SyncRuntime {
     }
   }
 
-  async setRetainedFloor(userId: string, floor: number): Promise<void> {
-    this.ready();
-    this.inflight++;
-    try {
-      await withClient(this.options.pool, (client) =>
+  setRetainedFloor(userId: string, floor: number): Promise<void> {
+    return this.track("retained floor update", "retention_floor_update_failed", { userId }, () =>
+      withClient(this.options.pool, (client) =>
         inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => moveRetainedFloor(client, userId, floor)),
-      );
-    } catch (error) {
-      if (error instanceof OversyncError) throw error;
-      this.logger.error("retained floor update failed", { error, userId });
-      throw new OversyncError(
-        "retention_floor_update_failed",
-        "moving the retained floor failed; retry later",
-        {
-          cause: error,
-        },
-      );
-    } finally {
-      this.inflight--;
-      if (this.inflight === 0 && this.drained !== undefined) this.drained();
-    }
+      ),
+    );
   }
 
   /**
@@ -425,15 +384,36 @@ class Runtime implements SyncRuntime {
   }
 
   /** A write call: its own client and a READ COMMITTED transaction retried on transient failures. */
+  /** A call whose work is one write transaction, rerun on serialization failures. */
   private write<T>(
     operation: string,
     failureCode: ErrorCode,
     actor: Actor,
-    work: (client: SqlClient) => Promise<T>,
+    work: (client: SqlClient, directory: TableDirectory) => Promise<T>,
   ): Promise<T> {
-    return this.call(operation, failureCode, actor, () =>
+    return this.call(operation, failureCode, actor, (directory) =>
       withClient(this.options.pool, (client) =>
-        inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => work(client)),
+        this.countPruned(client, () =>
+          inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => work(client, directory)),
+        ),
+      ),
+    );
+  }
+
+  /** A call whose work is one read-only REPEATABLE READ transaction (one consistent view). */
+  private read<T>(
+    operation: string,
+    failureCode: ErrorCode,
+    actor: Actor,
+    work: (client: SqlClient, directory: TableDirectory) => Promise<T>,
+  ): Promise<T> {
+    return this.call(operation, failureCode, actor, (directory) =>
+      withClient(this.options.pool, (client) =>
+        this.countPruned(client, () =>
+          inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
+            work(client, directory),
+          ),
+        ),
       ),
     );
   }
@@ -460,20 +440,37 @@ class Runtime implements SyncRuntime {
    * checks the actor, counts it in flight, and maps faults that are not protocol errors to
    * `failureCode` (logged with their cause, never sent over the wire).
    */
-  private async call<T>(
+  private call<T>(
     operation: string,
     failureCode: ErrorCode,
     actor: Actor,
     work: (directory: TableDirectory) => Promise<T>,
   ): Promise<T> {
+    return this.track(
+      operation,
+      failureCode,
+      { userId: actor.userId, sourceId: actor.sourceId },
+      (directory) => {
+        checkActor(actor);
+        return work(directory);
+      },
+    );
+  }
+
+  /** `call` without an actor (`context` goes into the fault log): the service-side operations. */
+  private async track<T>(
+    operation: string,
+    failureCode: ErrorCode,
+    context: Readonly<Record<string, string>>,
+    work: (directory: TableDirectory) => Promise<T>,
+  ): Promise<T> {
     const directory = this.ready();
-    checkActor(actor);
     this.inflight++;
     try {
       return await work(directory);
     } catch (error) {
       if (error instanceof OversyncError) throw error;
-      this.logger.error(`${operation} failed`, { error, userId: actor.userId, sourceId: actor.sourceId });
+      this.logger.error(`${operation} failed`, { error, ...context });
       throw new OversyncError(failureCode, `${operation} failed on the server; retry later`, {
         cause: error,
       });
