@@ -46,6 +46,7 @@ import type {
   SyncThenDetachResult,
 } from "./engine/results.js";
 import * as gates from "./engine/session-gates.js";
+import { SourceRecoveryRequiredError } from "./engine/sync-errors.js";
 import { TableChangeTracker, type TablesChangedListener } from "./engine/table-changes.js";
 import { openSyncStore } from "./store/sync-store.js";
 import {
@@ -242,8 +243,7 @@ export class SyncClient {
         try {
           await pushPending(this.ctx, { recoverSequenceMismatch: true });
         } catch (error) {
-          if (!(error instanceof OversyncClientError && error.code === "source_recovery_required"))
-            throw error;
+          if (!(error instanceof SourceRecoveryRequiredError)) throw error;
           recovering = true;
         }
       }
