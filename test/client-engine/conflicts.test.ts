@@ -129,17 +129,18 @@ describe("push conflicts", () => {
     expect(await h.query("SELECT name FROM users")).toEqual([{ name: "Server+Local" }]);
   });
 
-  it("gives up after two automatic retries and keeps the intent in dirty rows", async () => {
-    const { h, client } = await conflicted(clientWins, 3);
+  it("gives up after one retry per bundle row plus two and keeps the intent in dirty rows", async () => {
+    // The server's row changes again before every retry of this one-row bundle.
+    const { h, client } = await conflicted(clientWins, 4);
     const error = await client.pushPending().catch((caught: unknown) => caught);
     expect(error).toMatchObject({
       code: "push_conflict_retry_exhausted",
-      retryCount: 2,
+      retryCount: 3,
       remainingDirtyRowCount: 1n,
     });
-    expect(h.server.requestsTo("POST", "sync/push-sessions/:pushId/commit")).toHaveLength(3);
+    expect(h.server.requestsTo("POST", "sync/push-sessions/:pushId/commit")).toHaveLength(4);
     expect(await h.query("SELECT op, base_row_version FROM _sync_dirty_rows")).toEqual([
-      { op: "UPDATE", base_row_version: 4n },
+      { op: "UPDATE", base_row_version: 5n },
     ]);
     expect(await scalar(h, "SELECT count(*) FROM _sync_outbox_rows")).toBe(0);
     expect(await scalar(h, "SELECT next_source_bundle_id FROM _sync_source_state")).toBe(1);

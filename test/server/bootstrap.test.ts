@@ -55,6 +55,18 @@ describe("bootstrap", () => {
     expect(Number(triggers[0]!.count)).toBe(5);
   });
 
+  it("adds the snapshot session column a layout installed by an earlier release lacks", async () => {
+    await createBusinessSchema(db.pool);
+    await bootstrap();
+    await db.pool.query("ALTER TABLE sync.snapshot_sessions DROP COLUMN last_used_at");
+    expect((await bootstrap()).layout).toBe("verified");
+    const { rows } = await db.pool.query(
+      `SELECT data_type, is_nullable FROM information_schema.columns
+        WHERE table_schema = 'sync' AND table_name = 'snapshot_sessions' AND column_name = 'last_used_at'`,
+    );
+    expect(rows).toEqual([{ data_type: "timestamp with time zone", is_nullable: "NO" }]);
+  });
+
   it("assigns table ids in name order and keeps them when a table is added later", async () => {
     await createBusinessSchema(db.pool);
     const first = await bootstrap(BUSINESS_TABLES.filter((t) => t.table !== "docs"));

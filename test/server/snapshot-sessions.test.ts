@@ -730,23 +730,42 @@ describe("capacity", () => {
 });
 
 describe("open sessions per user", () => {
-  it("creating past the cap discards the user's oldest sessions only", async () => {
-    const h = await start({ snapshots: { maxOpenSessionsPerUser: 2 } });
+  const read = (h: ServiceHarness, who: Actor, session: SnapshotSession) =>
+    h.service.getSnapshotChunk(who, { snapshot_id: session.snapshot_id, max_rows: 1, max_bytes: 100_000 });
+
+  it("creating past the cap discards the user's least recently read idle session only", async () => {
+    // Idle after 0 s: every session not being read right now may go.
+    const h = await start({ snapshots: { maxOpenSessionsPerUser: 2, idleSessionSeconds: 0 } });
     await seedHistory(h, ada);
     await initializeScope(h.service, bob);
     const bobs = await h.service.createSnapshotSession(bob, {});
     const first = await h.service.createSnapshotSession(ada, {});
     const second = await h.service.createSnapshotSession(ada, {});
+    await read(h, ada, first);
     const third = await h.service.createSnapshotSession(ada, {});
-    const read = (who: Actor, session: SnapshotSession) =>
-      h.service.getSnapshotChunk(who, { snapshot_id: session.snapshot_id, max_rows: 1, max_bytes: 100_000 });
-    expect((await rejection(read(ada, first))).code).toBe("snapshot_session_not_found");
-    await read(ada, second);
-    await read(ada, third);
-    await read(bob, bobs);
+    expect((await rejection(read(h, ada, second))).code).toBe("snapshot_session_not_found");
+    await read(h, ada, first);
+    await read(h, ada, third);
+    await read(h, bob, bobs);
     const { rows } = await h.db.pool.query(
       "SELECT count(DISTINCT snapshot_id)::int AS n FROM sync.snapshot_session_rows",
     );
+    // Ada's first and third sessions; Bob's scope is empty, so his session has no rows.
     expect(rows[0].n).toBe(2);
+  });
+
+  it("a create while every open session is in use is refused with 429 until one closes", async () => {
+    const h = await start({ snapshots: { maxOpenSessionsPerUser: 2 } });
+    await seedHistory(h, ada);
+    const first = await h.service.createSnapshotSession(ada, {});
+    const second = await h.service.createSnapshotSession(ada, {});
+    const refused = await rejection(h.service.createSnapshotSession(ada, {}));
+    expect(refused).toBeInstanceOf(SnapshotCapacityError);
+    expect(refused).toMatchObject({ code: "snapshot_build_capacity", retryAfterSeconds: 1 });
+    await read(h, ada, first);
+    await read(h, ada, second);
+    await h.service.deleteSnapshotSession(ada, first.snapshot_id);
+    const third = await h.service.createSnapshotSession(ada, {});
+    expect((await read(h, ada, third)).snapshot_id).toBe(third.snapshot_id);
   });
 });

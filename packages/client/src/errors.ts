@@ -43,8 +43,6 @@ export type ClientErrorCode =
   | "table_contract_mismatch"
   /** A frozen push bundle must be uploaded first; run `pushPending()` (or `sync()`). */
   | "pending_push_replay"
-  /** Local changes are not pushed yet; run `pushPending()` (or `sync()`) first. */
-  | "dirty_state_rejected"
   /** The local checkpoint can no longer be trusted; run `rebuild()`, `pullToStable()` or `sync()`. */
   | "rebuild_required"
   /** The server refused this source's stream; run `rebuild()` to continue on a new source. */

@@ -2,7 +2,7 @@
  * How an application settles a push conflict: the server rejected a bundle because one row's base
  * version is stale. The resolver sees both sides as exact SQLite values and answers with one of
  * three resolutions; the engine applies it, re-queues the rest of the rejected bundle, and pushes
- * again (at most twice automatically).
+ * again (once per row of the bundle, plus two; see `EXTRA_CONFLICT_RETRIES`).
  */
 import type { RowOp, WireKey } from "@oversync/protocol";
 import type { RowValues } from "../store/payload-codec.js";

@@ -14,7 +14,7 @@ import { pushPending } from "./push.js";
 import { checkpointRecoveryRequired, finishRemoteReplace, recoverCheckpoint } from "./rebuild.js";
 import type { AttachResult, DetachResult, SyncReport, SyncThenDetachResult } from "./results.js";
 import { pendingRowCount, pendingSyncStatus, requireNoSourceRecovery, syncStatus } from "./session-gates.js";
-import { clearManagedState, clearOutbox } from "./snapshot.js";
+import { clearManagedTables, clearOutbox } from "./snapshot.js";
 import { freshSourceId } from "./source-recovery.js";
 import { PendingPushReplayError } from "./sync-errors.js";
 
@@ -28,9 +28,10 @@ export async function attach(ctx: EngineContext, userId: string): Promise<Attach
     throw new OversyncClientError("invalid_argument", "attach(userId) needs a non-blank user id");
   const store = openStore(ctx, "attach(userId)");
   ctx.progress.phase("attaching");
-  const { attachment, operation } = await store.read(async (state) => ({
+  const { attachment, operation, queuedBefore } = await store.read(async (state) => ({
     attachment: await state.readAttachment(),
     operation: await state.readOperation(),
+    queuedBefore: await state.lastDirtyOrdinal(),
   }));
   ctx.sourceId = attachment.currentSourceId;
   if (operation.kind === "remote_replace" && operation.targetUserId !== requested) {
@@ -82,13 +83,14 @@ export async function attach(ctx: EngineContext, userId: string): Promise<Attach
       return connected(response.resolution === "initialize_local" ? "seeded_from_local" : "started_empty");
     }
     case "remote_authoritative": {
-      // The account already has data: local anonymous rows give way to it. Durable first, so a
-      // restart finishes the replacement; the guard triggers block app writes meanwhile.
+      // The account already has data: rows written anonymously before attach() give way to it;
+      // writes made while attach() waited for the server are kept over the account's rows. Durable
+      // first, so a restart finishes the replacement; the guard triggers block app writes meanwhile.
       await store.write(async (state) => {
         const outboxRows = await state.countOutboxRows();
         if (outboxRows > 0n) throw new PendingPushReplayError("attach(userId)", outboxRows);
         await state.writeOperation({ ...NO_OPERATION, kind: "remote_replace", targetUserId: requested });
-        await state.clearDirtyRows();
+        await state.deleteDirtyRowsThrough(queuedBefore);
       });
       const restore = await finishRemoteReplace(ctx, requested);
       ctx.connected = true;
@@ -133,7 +135,8 @@ export async function detach(ctx: EngineContext): Promise<DetachResult> {
         return { outcome: "blocked_unsynced_data", pendingRowCount: pending.pendingRowCount };
       const previous = (await state.readAttachment()).currentSourceId;
       const source = await freshSourceId(ctx, state, previous);
-      await clearManagedState(state);
+      await clearManagedTables(state);
+      await state.clearDirtyRows();
       await clearOutbox(state);
       await state.clearSnapshotStage();
       await state.ensureSource(source);

@@ -1,8 +1,11 @@
 /**
  * `pullToStable`: download complete bundles up to the ceiling the first page reports (later pages
  * ask for exactly that ceiling), each bundle applied in its own authoritative transaction, the
- * checkpoint advanced only with it. A row already known at the same or a newer version is skipped;
- * an applied row replaces any dirty row of its key. History the server no longer holds
+ * checkpoint advanced only with it. A row already known at the same or a newer version is skipped,
+ * and so is a row whose key the app changed and has not pushed yet: the local change stays as
+ * written and queued on its old base, so the next push meets the server's version as a conflict
+ * and the resolver decides (the pull never overwrites or drops a queued change, so it runs whatever
+ * the app writes meanwhile). History the server no longer holds
  * (`history_pruned`) or a checkpoint beyond its history (`checkpoint_ahead`) switches to a
  * keep-source snapshot rebuild, with the rebuild gate set first so a crash resumes it.
  */
@@ -17,7 +20,7 @@ import {
 } from "./rebuild.js";
 import type { RemoteSyncReport } from "./results.js";
 import { requireNoSourceRecovery, syncStatus } from "./session-gates.js";
-import { DirtyStateRejectedError, PendingPushReplayError, rebuildRequiredError } from "./sync-errors.js";
+import { PendingPushReplayError, rebuildRequiredError } from "./sync-errors.js";
 
 /** Pulls to the stable ceiling, recovering the checkpoint when needed. */
 export async function pullToStable(ctx: EngineContext): Promise<RemoteSyncReport> {
@@ -28,8 +31,6 @@ export async function pullToStable(ctx: EngineContext): Promise<RemoteSyncReport
     if ((await state.readAttachment()).rebuildRequired) throw rebuildRequiredError();
     const outboxRows = await state.countOutboxRows();
     if (outboxRows > 0n) throw new PendingPushReplayError("pullToStable()", outboxRows);
-    const dirty = await state.countDirtyRows();
-    if (dirty > 0n) throw new DirtyStateRejectedError("pullToStable()", dirty);
   });
   ctx.progress.phase("pulling");
   try {
@@ -70,11 +71,12 @@ async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" 
       const rows = bundle.rows.map((row) => decodeAuthoritativeRow(store.schema, row));
       const bundleSeq = BigInt(bundle.bundle_seq);
       await applyAuthoritatively(ctx, async (state) => {
+        const anyQueued = (await state.countDirtyRows()) > 0n;
         for (const row of rows) {
           const known = await state.readRowState(row.tableName, row.keyJson);
           if (known !== undefined && known.rowVersion >= row.rowVersion) continue;
+          if (anyQueued && (await state.readDirtyRow(row.tableName, row.keyJson)) !== undefined) continue;
           await state.applyRemoteRow(row);
-          await state.deleteDirtyRow(row.tableName, row.keyJson);
         }
         const attachment = await state.readAttachment();
         if (bundleSeq > attachment.lastBundleSeqSeen) {

@@ -7,7 +7,7 @@
  * Server answers that change durable state: a source-recovery code enters source recovery; a
  * pruned committed bundle or a request-hash mismatch on a committed outbox sets the rebuild gate;
  * an expired or stale seeding lease drops the binding (the outbox is kept); a structured conflict
- * goes to the resolver, and the push retries at most twice.
+ * goes to the resolver and the push retries (see EXTRA_CONFLICT_RETRIES).
  */
 import {
   type CommittedBundleIdentity,
@@ -27,8 +27,13 @@ import type { PushOutcome } from "./results.js";
 import { enterSourceRecovery, sourceRecoveryDemandOf } from "./source-recovery.js";
 import { PushConflictRetryExhaustedError, rebuildRequiredError } from "./sync-errors.js";
 
-/** Automatic pushes after a resolved conflict (so at most three commit attempts). */
-export const MAX_CONFLICT_RETRIES = 2;
+/**
+ * The server reports one conflicting row per refused commit, and each resolution settles that row
+ * (accepting the server's drops it, keeping the local one rebases it on the server's version), so a
+ * bundle of n rows needs at most n retries. A push retries up to n + EXTRA_CONFLICT_RETRIES times,
+ * n taken from the first frozen bundle; the extra ones absorb rows other devices change meanwhile.
+ */
+export const EXTRA_CONFLICT_RETRIES = 2;
 
 /** The committed bundle of our own outbox is no longer in the server's history. */
 export class CommittedReplayPrunedError extends Error {
@@ -97,6 +102,7 @@ export async function pushPending(ctx: EngineContext, options: PushOptions = {})
 
 async function pushWithConflictRetries(ctx: EngineContext, options: PushOptions): Promise<PushOutcome> {
   const store = openStore(ctx, "pushPending()");
+  let maxConflictRetries: number | undefined;
   for (let conflictRetries = 0; ; conflictRetries++) {
     const { outbox, initializationId } = await store.write(async (state) => {
       const attachment = await state.readAttachment();
@@ -107,6 +113,7 @@ async function pushWithConflictRetries(ctx: EngineContext, options: PushOptions)
       };
     });
     if (outbox.rows.length === 0) return "no_change";
+    maxConflictRetries ??= outbox.rows.length + EXTRA_CONFLICT_RETRIES;
     ctx.progress.phase(initializationId === "" ? "pushing" : "seeding");
 
     let committed: CommittedBundleIdentity;
@@ -120,8 +127,8 @@ async function pushWithConflictRetries(ctx: EngineContext, options: PushOptions)
         if (conflict === undefined || !(await resolvePushConflict(ctx, outbox, conflict))) throw error;
         const remaining = await store.read((state) => state.countDirtyRows());
         if (remaining === 0n) return "no_change";
-        if (conflictRetries >= MAX_CONFLICT_RETRIES) {
-          throw new PushConflictRetryExhaustedError(MAX_CONFLICT_RETRIES, remaining);
+        if (conflictRetries >= maxConflictRetries) {
+          throw new PushConflictRetryExhaustedError(conflictRetries, remaining);
         }
         continue;
       }

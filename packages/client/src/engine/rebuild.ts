@@ -22,13 +22,11 @@ import {
   type SnapshotApplyMode,
   applyStagedSnapshot,
   createSnapshotSession,
-  deleteSnapshotSession,
-  stageSnapshot,
+  downloadSnapshot,
 } from "./snapshot.js";
 import { enterSourceRecovery, sourceRecoveryDemandOf } from "./source-recovery.js";
 import {
   CheckpointRecoveryBlockedError,
-  DirtyStateRejectedError,
   PendingPushReplayError,
   SourceRecoveryRequiredError,
 } from "./sync-errors.js";
@@ -58,7 +56,8 @@ export async function markCheckpointRecovery(ctx: EngineContext, reason: string)
 
 /**
  * Keep-source rebuild. `afterCommittedPush` finishes a pruned committed outbox instead of refusing
- * it; otherwise pending outbox rows or dirty rows refuse the rebuild before anything changes.
+ * it; otherwise pending outbox rows refuse the rebuild before anything changes. Dirty rows do not:
+ * they, and every write the app makes while the snapshot downloads, are kept over the snapshot.
  */
 export async function rebuildKeepSource(
   ctx: EngineContext,
@@ -71,8 +70,6 @@ export async function rebuildKeepSource(
     if (outboxRows > 0n && !(options.afterCommittedPush && outbox.state === "committed_remote")) {
       throw new PendingPushReplayError("rebuild()", outboxRows);
     }
-    const dirty = await state.countDirtyRows();
-    if (dirty > 0n) throw new DirtyStateRejectedError("rebuild()", dirty);
   });
   const limits = await negotiateSnapshot(ctx);
   if (!options.afterCommittedPush) await markCheckpointRecovery(ctx, "explicit_rebuild");
@@ -85,8 +82,8 @@ export async function rebuildKeepSource(
 /**
  * Leaves source recovery: a snapshot session that retires the current source in favour of the
  * reserved replacement, then the rotating apply. The reservation survives failed attempts. Dirty
- * rows (writes between the freeze and the refusal) do not block it: they are re-applied on top of
- * the snapshot and stay queued, so the database never gets stuck in recovery.
+ * rows (writes between the freeze and the refusal) do not block it: they are kept over the
+ * snapshot, so the database never gets stuck in recovery.
  */
 export async function rebuildRotatingSource(ctx: EngineContext): Promise<RemoteSyncReport> {
   const store = openStore(ctx, "rebuild()");
@@ -113,7 +110,8 @@ export async function rebuildRotatingSource(ctx: EngineContext): Promise<RemoteS
 
 /**
  * What pull and sync run while the rebuild gate is set: pending work is pushed first (a failure
- * there blocks recovery with a typed error and keeps the work), then a keep-source rebuild.
+ * there blocks recovery with a typed error and keeps the work), then a keep-source rebuild, which
+ * keeps whatever the app wrote meanwhile.
  */
 export async function recoverCheckpoint(ctx: EngineContext): Promise<RemoteSyncReport> {
   const store = openStore(ctx, "checkpoint recovery");
@@ -138,10 +136,6 @@ export async function recoverCheckpoint(ctx: EngineContext): Promise<RemoteSyncR
         cause: error,
       });
     }
-    const after = await counts();
-    if (after.dirty > 0n || after.outbox > 0n) {
-      throw new CheckpointRecoveryBlockedError("pending_work", after.dirty, after.outbox, after.replayState);
-    }
   }
   return rebuildKeepSource(ctx);
 }
@@ -162,38 +156,23 @@ export async function finishRemoteReplace(ctx: EngineContext, userId: string): P
     ctx.progress.phase("applying_remote_state");
     return applyStagedSnapshot(ctx, sessionOfOperation(staged), { kind: "remote_replace", userId });
   }
-  await store.write(async (state) => {
-    await state.clearSnapshotStage();
-    await state.writeOperation({
-      ...(await state.readOperation()),
-      stagedSnapshotId: "",
-      snapshotBundleSeq: 0n,
-      snapshotRowCount: 0n,
-      snapshotByteCount: 0n,
-      snapshotStageComplete: false,
+  // Forget an incomplete stage's session before the stage itself, so a crash never finds a
+  // "complete" record over an emptied stage.
+  const recordStage = (staged: SnapshotSession | undefined, complete: boolean) =>
+    store.write(async (state) => {
+      await state.writeOperation({
+        ...(await state.readOperation()),
+        stagedSnapshotId: staged?.snapshot_id ?? "",
+        snapshotBundleSeq: BigInt(staged?.snapshot_bundle_seq ?? 0),
+        snapshotRowCount: BigInt(staged?.row_count ?? 0),
+        snapshotByteCount: BigInt(staged?.byte_count ?? 0),
+        snapshotStageComplete: complete,
+      });
     });
-  });
+  await recordStage(undefined, false);
   const limits = await negotiateSnapshot(ctx);
   ctx.progress.phase("staging_remote_state");
-  const session = await createSnapshotSession(ctx);
-  try {
-    const recordStage = (complete: boolean) =>
-      store.write(async (state) => {
-        await state.writeOperation({
-          ...(await state.readOperation()),
-          stagedSnapshotId: session.snapshot_id,
-          snapshotBundleSeq: BigInt(session.snapshot_bundle_seq),
-          snapshotRowCount: BigInt(session.row_count),
-          snapshotByteCount: BigInt(session.byte_count),
-          snapshotStageComplete: complete,
-        });
-      });
-    await recordStage(false);
-    await stageSnapshot(ctx, session, limits);
-    await recordStage(true);
-  } finally {
-    await deleteSnapshotSession(ctx, session);
-  }
+  const session = await downloadSnapshot(ctx, limits, () => createSnapshotSession(ctx), recordStage);
   ctx.progress.phase("applying_remote_state");
   return applyStagedSnapshot(ctx, session, { kind: "remote_replace", userId });
 }
@@ -205,29 +184,24 @@ async function downloadAndApply(
   mode: SnapshotApplyMode,
 ): Promise<RestoreSummary> {
   ctx.progress.phase("staging_remote_state");
-  await openStore(ctx, "rebuild()").write((state) => state.clearSnapshotStage());
-  let session: SnapshotSession;
-  try {
-    session = await createSnapshotSession(ctx, { sourceReplacement: replacement });
-  } catch (error) {
-    const demand = sourceRecoveryDemandOf(error);
-    if (demand !== undefined) return enterSourceRecovery(ctx, demand);
-    if (error instanceof OversyncError && error.code === "source_replacement_invalid") {
-      throw new OversyncClientError(
-        "source_replacement_invalid",
-        `the server refused the source replacement (${error.message}); the recovery reservation is kept, contact support`,
-        { cause: error },
-      );
+  const session = await downloadSnapshot(ctx, limits, async () => {
+    try {
+      return await createSnapshotSession(ctx, { sourceReplacement: replacement });
+    } catch (error) {
+      const demand = sourceRecoveryDemandOf(error);
+      if (demand !== undefined) return enterSourceRecovery(ctx, demand);
+      if (error instanceof OversyncError && error.code === "source_replacement_invalid") {
+        throw new OversyncClientError(
+          "source_replacement_invalid",
+          `the server refused the source replacement (${error.message}); the recovery reservation is kept, contact support`,
+          { cause: error },
+        );
+      }
+      throw error;
     }
-    throw error;
-  }
-  try {
-    await stageSnapshot(ctx, session, limits);
-    ctx.progress.phase("applying_remote_state");
-    return await applyStagedSnapshot(ctx, session, mode);
-  } finally {
-    await deleteSnapshotSession(ctx, session);
-  }
+  });
+  ctx.progress.phase("applying_remote_state");
+  return applyStagedSnapshot(ctx, session, mode);
 }
 
 async function snapshotReport(ctx: EngineContext, restore: RestoreSummary): Promise<RemoteSyncReport> {

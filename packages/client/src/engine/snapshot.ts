@@ -6,6 +6,7 @@
  * new session from row 0.
  */
 import {
+  OversyncError,
   ProtocolViolationError,
   type SnapshotNegotiation,
   type SnapshotSession,
@@ -14,14 +15,8 @@ import {
 import type { SnapshotSessionArgs } from "../transport/sync-transport.js";
 import { withSnapshotCapacityRetry } from "../transport/retry-policy.js";
 import type { ApplyState } from "../store/app-rows.js";
+import { decodeWirePayload, keyValueOfLocalKeyJson, localKeyOfWireKey } from "../store/payload-codec.js";
 import {
-  decodeWirePayload,
-  keyValueOfLocalKeyJson,
-  localKeyOfWireKey,
-  wirePayloadOfLocalPayload,
-} from "../store/payload-codec.js";
-import {
-  type DirtyRow,
   EMPTY_OUTBOX_BUNDLE,
   NO_OPERATION,
   type SnapshotStageRow,
@@ -29,6 +24,7 @@ import {
 } from "../store/runtime-state.js";
 import { type EngineContext, applyAuthoritatively, openStore } from "./engine-context.js";
 import type { RestoreSummary } from "./results.js";
+import { reapplyQueuedChanges } from "./queued-changes.js";
 import { requireFreshSource } from "./source-recovery.js";
 
 /** Opens a snapshot session, waiting out the server's capacity answers. */
@@ -43,15 +39,54 @@ export function createSnapshotSession(
 }
 
 /** Best-effort cleanup of a session; its failure never hides the operation's own outcome. */
-export async function deleteSnapshotSession(ctx: EngineContext, session: SnapshotSession): Promise<void> {
+async function deleteSnapshotSession(ctx: EngineContext, session: SnapshotSession): Promise<void> {
   await ctx.transport.deleteSnapshotSession(session.snapshot_id).catch(() => undefined);
+}
+
+/** Sessions one download opens at most while the server loses them mid-download. */
+export const SNAPSHOT_SESSION_ATTEMPTS = 3;
+
+/**
+ * Downloads a whole snapshot into an emptied stage: `open` creates the session, `onSession` records
+ * it (`complete` false before the first chunk, true after the last). A session the server loses
+ * mid-download (expired, or evicted for a newer one: 404/410) is replaced by a fresh one from row 0,
+ * up to SNAPSHOT_SESSION_ATTEMPTS sessions. The session is deleted on the server once staged.
+ */
+export async function downloadSnapshot(
+  ctx: EngineContext,
+  limits: SnapshotNegotiation,
+  open: () => Promise<SnapshotSession>,
+  onSession: (session: SnapshotSession, complete: boolean) => Promise<void> = async () => undefined,
+): Promise<SnapshotSession> {
+  const store = openStore(ctx, "snapshot staging");
+  for (let attempt = 1; ; attempt++) {
+    await store.write((state) => state.clearSnapshotStage());
+    const session = await open();
+    try {
+      await onSession(session, false);
+      await stageSnapshot(ctx, session, limits);
+      await onSession(session, true);
+      return session;
+    } catch (error) {
+      if (!isLostSession(error) || attempt >= SNAPSHOT_SESSION_ATTEMPTS) throw error;
+    } finally {
+      await deleteSnapshotSession(ctx, session);
+    }
+  }
+}
+
+function isLostSession(error: unknown): boolean {
+  return (
+    error instanceof OversyncError &&
+    (error.code === "snapshot_session_not_found" || error.code === "snapshot_session_expired")
+  );
 }
 
 /**
  * Downloads every chunk of `session` into the stage (1-based row ordinals), checking the running
  * row and byte totals against the session. Payloads are staged as received and checked at apply.
  */
-export async function stageSnapshot(
+async function stageSnapshot(
   ctx: EngineContext,
   session: SnapshotSession,
   limits: SnapshotNegotiation,
@@ -111,7 +146,7 @@ export async function stageSnapshot(
 
 /** What happens to the source and the outbox when a staged snapshot is applied. */
 export type SnapshotApplyMode =
-  /** Keep the source; drop the outbox (there is none) and dirty rows. */
+  /** Keep the source; drop the outbox (there is none). */
   | { readonly kind: "keep_source" }
   /** Keep the source; a pruned committed outbox is done: raise the sequence past it, drop it. */
   | { readonly kind: "keep_source_after_committed_push" }
@@ -121,8 +156,9 @@ export type SnapshotApplyMode =
   | { readonly kind: "remote_replace"; readonly userId: string };
 
 /**
- * Replaces every managed table with the staged rows of `session` in one transaction, sets the
- * checkpoint to the snapshot's bundle seq and clears the rebuild gate and the operation state.
+ * Replaces every managed table with the staged rows of `session` in one transaction, writes the
+ * still-queued local changes over them (queued-changes.ts), sets the checkpoint to the snapshot's
+ * bundle seq and clears the rebuild gate and the operation state.
  */
 export async function applyStagedSnapshot(
   ctx: EngineContext,
@@ -140,9 +176,10 @@ export async function applyStagedSnapshot(
     }
     if (mode.kind === "rotate_source") await requireFreshSource(state, mode.newSourceId);
     const outbox = await state.readOutboxBundle();
-    // Writes that slipped in between the freeze and the server's refusal survive a rotation.
-    const keptDirty = mode.kind === "rotate_source" ? await state.listDirtyRows() : [];
-    await clearManagedState(state);
+    // Every change still queued survives: written while the snapshot downloaded, or (rotation)
+    // between the freeze and the server's refusal. It is written again over the snapshot below.
+    const queued = await state.listDirtyRows();
+    await clearManagedTables(state);
     if (mode.kind === "keep_source" || mode.kind === "remote_replace") await clearOutbox(state);
 
     let applied = 0n;
@@ -182,8 +219,8 @@ export async function applyStagedSnapshot(
       sourceId = mode.newSourceId;
       if (outbox.state === "prepared") await carryOutboxToSource(state, sourceId);
       else await clearOutbox(state);
-      await reapplyDirtyRows(state, keptDirty);
     }
+    await reapplyQueuedChanges(state, queued);
     await state.writeAttachment({
       currentSourceId: sourceId,
       bindingState: "attached",
@@ -200,41 +237,20 @@ export async function applyStagedSnapshot(
   return { bundleSeq: snapshotSeq, rowCount: BigInt(session.row_count) };
 }
 
-/** Empties every managed table (configured or only registered) with its row states and dirty rows. */
-export async function clearManagedState(state: ApplyState): Promise<void> {
+/** Empties every managed table (configured or only registered) and forgets their row states. */
+export async function clearManagedTables(state: ApplyState): Promise<void> {
   const tables = new Set([
     ...state.schema.tables.map((table) => table.name),
     ...(await state.listRegisteredTables()),
   ]);
   for (const table of tables) await state.clearAppTable(table);
   await state.clearRowStates();
-  await state.clearDirtyRows();
 }
 
 /** Removes the outbox bundle and rows. */
 export async function clearOutbox(state: ApplyState): Promise<void> {
   await state.clearOutboxRows();
   await state.writeOutboxBundle(EMPTY_OUTBOX_BUNDLE);
-}
-
-/**
- * Re-applies local changes captured after the freeze on top of the snapshot and queues them again,
- * based on the snapshot's version of each row (they follow the carried outbox as the next bundle).
- */
-async function reapplyDirtyRows(state: ApplyState, rows: readonly DirtyRow[]): Promise<void> {
-  for (const row of rows) {
-    const table = state.schema.table(row.tableName);
-    if (row.payload === null) {
-      await state.deleteAppRow(table.name, keyValueOfLocalKeyJson(table, row.keyJson));
-    } else {
-      await state.upsertAppRow(
-        table.name,
-        decodeWirePayload(table, wirePayloadOfLocalPayload(table, row.payload)),
-      );
-    }
-    const known = await state.readRowState(table.name, row.keyJson);
-    await state.putDirtyRow({ ...row, baseRowVersion: known?.rowVersion ?? 0n });
-  }
 }
 
 /**

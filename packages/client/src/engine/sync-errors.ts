@@ -43,7 +43,7 @@ export class SourceReplacementDivergedError extends OversyncClientError {
 }
 
 /** Why checkpoint recovery could not start. */
-export type CheckpointRecoveryBlockedReason = "upload_paused" | "push_failed" | "pending_work";
+export type CheckpointRecoveryBlockedReason = "push_failed";
 
 /** Checkpoint recovery needs local work pushed first and that did not succeed; nothing was lost. */
 export class CheckpointRecoveryBlockedError extends OversyncClientError {
@@ -92,21 +92,6 @@ export class InvalidConflictResolutionError extends OversyncClientError {
     super(
       "invalid_conflict_resolution",
       `${reason}; the rejected changes are queued again, fix the conflict resolver and push again`,
-    );
-  }
-}
-
-/** Local changes must be pushed before this operation. */
-export class DirtyStateRejectedError extends OversyncClientError {
-  override readonly name = "DirtyStateRejectedError";
-
-  constructor(
-    operation: string,
-    readonly dirtyRowCount: bigint,
-  ) {
-    super(
-      "dirty_state_rejected",
-      `${operation} needs a clean local state but ${dirtyRowCount} local changes are not pushed; run pushPending() or sync() first`,
     );
   }
 }

@@ -342,6 +342,16 @@ export class RuntimeState {
     await this.db.run("DELETE FROM _sync_dirty_rows");
   }
 
+  /** The highest `dirty_ordinal` (0 when none): later captures of new keys get higher ones. */
+  async lastDirtyOrdinal(): Promise<bigint> {
+    return this.count("SELECT COALESCE(MAX(dirty_ordinal), 0) AS n FROM _sync_dirty_rows");
+  }
+
+  /** Removes the dirty rows first captured at or before `ordinal`. */
+  async deleteDirtyRowsThrough(ordinal: bigint): Promise<void> {
+    await this.db.run("DELETE FROM _sync_dirty_rows WHERE dirty_ordinal <= ?", [ordinal]);
+  }
+
   /** Removes the dirty rows `listDirtyRows` returns (this schema's). */
   async deleteListedDirtyRows(): Promise<void> {
     await this.db.run("DELETE FROM _sync_dirty_rows WHERE schema_name = ?", [this.schema.schema]);

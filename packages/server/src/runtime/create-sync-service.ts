@@ -31,6 +31,7 @@ import {
   deleteSnapshotSession,
   purgeExpiredSnapshotSessions,
   readSnapshotChunk,
+  touchSnapshotSession,
 } from "./snapshot-sessions.js";
 import {
   type ResolvedRetention,
@@ -220,8 +221,13 @@ class Runtime implements SyncRuntime {
   }
 
   getSnapshotChunk(actor: Actor, request: Parameters<SyncService["getSnapshotChunk"]>[1]) {
-    return this.read("snapshot chunk", "snapshot_chunk_failed", actor, (client) =>
-      readSnapshotChunk(client, actor, request, this.limits),
+    return this.call("snapshot chunk", "snapshot_chunk_failed", actor, () =>
+      withClient(this.options.pool, async (client) => {
+        await touchSnapshotSession(client, actor, request.snapshot_id);
+        return inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
+          readSnapshotChunk(client, actor, request, this.limits),
+        );
+      }),
     );
   }
 

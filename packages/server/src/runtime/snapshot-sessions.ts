@@ -3,7 +3,8 @@
  * REPEATABLE READ transaction (snapshot-build.ts), chunk reads page through the frozen rows by
  * ordinal within `max_rows` and `max_bytes`, delete discards a session. Sessions expire after
  * `snapshot_session_ttl_seconds` (no sliding); expired ones answer 410 until a later create purges
- * them.
+ * them. Each chunk read marks its session as used, so a user's cap on open sessions only ever
+ * evicts idle (abandoned) ones and never a restore in progress.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -16,7 +17,11 @@ import {
 import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import { materializeSnapshot } from "./snapshot-build.js";
-import { takeSnapshotSlot } from "./snapshot-capacity.js";
+import {
+  SNAPSHOT_RETRY_AFTER_SECONDS,
+  SnapshotCapacityError,
+  takeSnapshotSlot,
+} from "./snapshot-capacity.js";
 import type { ResolvedLimits } from "./service-options.js";
 import { applySourceReplacement, checkSnapshotSource } from "./source-replacement.js";
 import type { Actor, SnapshotChunkInput, SnapshotChunkPage } from "./sync-service.js";
@@ -26,15 +31,22 @@ import { latestBundleSeq, lockUser, requireInitializedUser, rfc3339Sql } from ".
 /** Snapshot options of createSyncService beyond the advertised limits. */
 export interface SnapshotSessionOptions {
   /**
-   * Open sessions one user may hold. Creating one more discards that user's oldest sessions (a
-   * client that was still reading one gets 404 and starts over), so sessions a client abandoned
-   * cannot lock the user out until they expire. Default 8.
+   * Open sessions one user may hold. Creating one more first discards that user's sessions idle
+   * for `idleSessionSeconds` (least recently used first), so sessions a client abandoned cannot
+   * lock the user out until they expire; when none is idle the create is refused with 429
+   * `snapshot_build_capacity` and the client retries, so restores in progress are never cut off.
+   * Default 8.
    */
   readonly maxOpenSessionsPerUser?: number;
+  /** Seconds without a chunk read after which a session counts as abandoned. Default 30. */
+  readonly idleSessionSeconds?: number;
 }
 
 /** Default of SnapshotSessionOptions.maxOpenSessionsPerUser. */
 export const DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER = 8;
+
+/** Default of SnapshotSessionOptions.idleSessionSeconds. */
+export const DEFAULT_IDLE_SNAPSHOT_SESSION_SECONDS = 30;
 
 /** Sessions one purge removes at most, so a create never pays for a large backlog. */
 const PURGE_BATCH = 20;
@@ -85,16 +97,7 @@ export async function createSnapshotSession(
   if (replacement === undefined) await checkSnapshotSource(client, user.userPk, actor.sourceId);
   else await applySourceReplacement(client, user.userPk, actor.sourceId, replacement);
 
-  const keep = (options.maxOpenSessionsPerUser ?? DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER) - 1;
-  const { rows: surplus } = await client.query<{ snapshot_id: string }>(
-    `SELECT snapshot_id::text FROM sync.snapshot_sessions WHERE user_pk = $1
-      ORDER BY created_at DESC, snapshot_id OFFSET $2`,
-    [user.userPk, keep],
-  );
-  await deleteSessions(
-    client,
-    surplus.map((row) => row.snapshot_id),
-  );
+  await makeRoomForSession(client, user.userPk, options);
 
   const snapshotId = randomUUID();
   const totals = await materializeSnapshot(
@@ -126,6 +129,55 @@ export async function createSnapshotSession(
     byte_count: totals.byteCount,
     expires_at: rows[0]!.expires_at,
   };
+}
+
+/**
+ * Keeps the user below the open-session cap: discards idle (or expired) sessions, least recently
+ * used first, or refuses with 429 snapshot_build_capacity when the sessions still in use fill it.
+ */
+async function makeRoomForSession(
+  client: SqlQueryable,
+  userPk: number,
+  options: SnapshotSessionOptions,
+): Promise<void> {
+  const cap = options.maxOpenSessionsPerUser ?? DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER;
+  const idleSeconds = options.idleSessionSeconds ?? DEFAULT_IDLE_SNAPSHOT_SESSION_SECONDS;
+  const { rows: open } = await client.query<{ snapshot_id: string; idle: boolean }>(
+    `SELECT snapshot_id::text,
+            (last_used_at <= now() - make_interval(secs => $2) OR expires_at <= now()) AS idle
+       FROM sync.snapshot_sessions WHERE user_pk = $1 ORDER BY last_used_at, snapshot_id`,
+    [userPk, idleSeconds],
+  );
+  const excess = open.length - (cap - 1);
+  if (excess <= 0) return;
+  const idle = open.filter((session) => session.idle).slice(0, excess);
+  if (idle.length < excess) {
+    throw new SnapshotCapacityError(
+      "snapshot_build_capacity",
+      `this user is already reading ${open.length} snapshot sessions (at most ${cap}); retry after ${SNAPSHOT_RETRY_AFTER_SECONDS} s`,
+    );
+  }
+  await deleteSessions(
+    client,
+    idle.map((session) => session.snapshot_id),
+  );
+}
+
+/**
+ * Marks the actor's session as used now. Its own statement, outside the chunk read's read-only
+ * snapshot; an unknown or foreign id changes nothing (the read reports it).
+ */
+export async function touchSnapshotSession(
+  client: SqlQueryable,
+  actor: Actor,
+  snapshotId: string,
+): Promise<void> {
+  if (!isCanonicalUuid(snapshotId)) return;
+  await client.query(
+    `UPDATE sync.snapshot_sessions s SET last_used_at = now()
+       FROM sync.user_state u WHERE s.snapshot_id = $1 AND u.user_pk = s.user_pk AND u.user_id = $2`,
+    [snapshotId, actor.userId],
+  );
 }
 
 /** A session row as chunk reads and deletes see it. */

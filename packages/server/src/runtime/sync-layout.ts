@@ -169,8 +169,11 @@ const LAYOUT_DDL: readonly string[] = [
     byte_count bigint NOT NULL CHECK (byte_count >= 0),
     created_at timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz NOT NULL,
+    last_used_at timestamptz NOT NULL DEFAULT now(),
     CHECK ((row_count = 0) = (byte_count = 0))
   )`,
+  // Added after the first release of this layout.
+  "ALTER TABLE sync.snapshot_sessions ADD COLUMN IF NOT EXISTS last_used_at timestamptz NOT NULL DEFAULT now()",
   "CREATE INDEX IF NOT EXISTS snapshot_sessions_expires_at_idx ON sync.snapshot_sessions (expires_at)",
   "CREATE INDEX IF NOT EXISTS snapshot_sessions_user_idx ON sync.snapshot_sessions (user_pk, created_at)",
   // row_ordinal is 1-based, so the chunk cursor `after_row_ordinal` n reads ordinals above n.
