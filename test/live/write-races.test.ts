@@ -231,6 +231,53 @@ describe("app writes during a pull", () => {
     await expectConverged(db.pool, user.userId, [writer, follower], ledger);
   });
 
+  it("a post the app writes for an author the pulled bundle deletes stays queued and hidden", async () => {
+    const { user, ledger, writer, follower } = await writerAndFollower(2);
+    const [authorId] = [...ledger.acknowledged.keys()];
+    await writer.driver.run("DELETE FROM users WHERE id = ?", [authorId!]);
+    await writer.client.sync();
+    ledger.acknowledged.delete(authorId!);
+    const postId = "4f0b8c2d-6a1e-4b7f-8c3d-9e2a1b0c7d55";
+    follower.onRequest("GET", /^\/sync\/pull$/, async () => {
+      await follower.driver.run(
+        "INSERT INTO posts (id, title, content, author_id) VALUES (?, 'late', '', ?)",
+        [postId, authorId!],
+      );
+    });
+
+    expect(await follower.client.pullToStable()).toMatchObject({ outcome: "applied_incremental" });
+    expect(await follower.driver.query("SELECT id FROM posts")).toEqual([]);
+    expect(await follower.driver.query("SELECT table_name, op FROM _sync_dirty_rows")).toEqual([
+      { table_name: "posts", op: "INSERT" },
+    ]);
+    expect(await localUsers(follower)).toEqual(await serverUsers(db.pool, user.userId));
+  });
+
+  it("a row the app deletes during a pull that brings its new version and a new child: the server's rows fit together, the delete stays queued", async () => {
+    const { user, ledger, writer, follower } = await writerAndFollower(2);
+    const [authorId] = [...ledger.acknowledged.keys()];
+    await writer.driver.run("UPDATE users SET name = 'renamed' WHERE id = ?", [authorId!]);
+    await writer.driver.run("INSERT INTO posts (id, title, content, author_id) VALUES (?, 'child', '', ?)", [
+      "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+      authorId!,
+    ]);
+    await writer.client.sync();
+    follower.onRequest("GET", /^\/sync\/pull$/, async () => {
+      await follower.driver.run("DELETE FROM users WHERE id = ?", [authorId!]);
+    });
+
+    expect(await follower.client.pullToStable()).toMatchObject({ outcome: "applied_incremental" });
+    expect(await follower.driver.query("SELECT name FROM users WHERE id = ?", [authorId!])).toEqual([
+      { name: "renamed" },
+    ]);
+    expect(await follower.driver.query("SELECT table_name, op FROM _sync_dirty_rows")).toEqual([
+      { table_name: "users", op: "DELETE" },
+    ]);
+    // The queued delete meets the newer row as a conflict; the default resolver keeps the server's.
+    ledger.acknowledged.set(authorId!, "renamed");
+    await expectConverged(db.pool, user.userId, [writer, follower], ledger);
+  });
+
   it("sync() pulls after its push even when the app wrote during the push, and reports what is pending", async () => {
     const { user, ledger, writer, follower } = await writerAndFollower(2);
     await ledger.insertUsers(writer, 1);

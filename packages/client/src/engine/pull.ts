@@ -1,17 +1,20 @@
 /**
  * `pullToStable`: download complete bundles up to the ceiling the first page reports (later pages
  * ask for exactly that ceiling), each bundle applied in its own authoritative transaction, the
- * checkpoint advanced only with it. A row already known at the same or a newer version is skipped,
- * and so is a row whose key the app changed and has not pushed yet: the local change stays as
- * written and queued on its old base, so the next push meets the server's version as a conflict
- * and the resolver decides (the pull never overwrites or drops a queued change, so it runs whatever
- * the app writes meanwhile). History the server no longer holds
+ * checkpoint advanced only with it. A row already known at the same or a newer version is skipped.
+ * A pull never drops a change the app queued, so it runs whatever the app writes meanwhile; the
+ * change stays queued on its old base and the next push meets the server's version as a conflict
+ * for the resolver. Locally, an upsert the app queued keeps its value over a pulled upsert; a
+ * pulled delete, or a pulled upsert over a queued delete, is applied (so the server's rows of the
+ * bundle always fit together), and a queued row whose parent the bundle deleted is hidden until the
+ * server decides. History the server no longer holds
  * (`history_pruned`) or a checkpoint beyond its history (`checkpoint_ahead`) switches to a
  * keep-source snapshot rebuild, with the rebuild gate set first so a crash resumes it.
  */
 import { OversyncError, ProtocolViolationError } from "@oversync/protocol";
 import { decodeAuthoritativeRow } from "./authoritative-rows.js";
 import { type EngineContext, applyAuthoritatively, openStore, toWireInt } from "./engine-context.js";
+import { hideOrphanedQueuedRows } from "./queued-changes.js";
 import {
   checkpointRecoveryRequired,
   markCheckpointRecovery,
@@ -72,12 +75,15 @@ async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" 
       const bundleSeq = BigInt(bundle.bundle_seq);
       await applyAuthoritatively(ctx, async (state) => {
         const anyQueued = (await state.countDirtyRows()) > 0n;
+        let deleted = false;
         for (const row of rows) {
           const known = await state.readRowState(row.tableName, row.keyJson);
           if (known !== undefined && known.rowVersion >= row.rowVersion) continue;
-          if (anyQueued && (await state.readDirtyRow(row.tableName, row.keyJson)) !== undefined) continue;
+          if (row.op === "DELETE") deleted = true;
+          else if (anyQueued && (await state.readDirtyRow(row.tableName, row.keyJson))?.payload) continue;
           await state.applyRemoteRow(row);
         }
+        if (anyQueued && deleted) await hideOrphanedQueuedRows(state);
         const attachment = await state.readAttachment();
         if (bundleSeq > attachment.lastBundleSeqSeen) {
           await state.writeAttachment({ ...attachment, lastBundleSeqSeen: bundleSeq });
