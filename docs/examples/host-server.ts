@@ -23,6 +23,9 @@ export interface HostOptions {
 export async function startHostServer({ databaseUrl, port, verifySession }: HostOptions) {
   // readme:begin
   const pool = new pg.Pool({ connectionString: databaseUrl });
+  // PostgreSQL dropping an idle pooled connection (a restart, a failover) emits "error" on the
+  // pool, which would end the process unhandled; calls in flight are answered a retryable 503.
+  pool.on("error", (error) => console.warn("idle database connection lost:", error.message));
   const notifications = new PgNotificationListener({
     createClient: () => new pg.Client({ connectionString: databaseUrl }),
   });

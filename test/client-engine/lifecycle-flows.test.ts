@@ -74,6 +74,7 @@ describe("attach and detach", () => {
     expect(await h.client.pendingSyncStatus()).toEqual({
       hasPendingSyncData: true,
       pendingRowCount: 1n,
+      rejectedRowCount: 0n,
       blocksDetach: true,
     });
     expect(await h.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1n });

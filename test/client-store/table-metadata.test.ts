@@ -5,6 +5,7 @@
 import {
   type ManagedTable,
   type SyncConfig,
+  decodeQueuedPayload,
   decodeWirePayload,
   isClientError,
   keyValueOfLocalKeyJson,
@@ -216,7 +217,7 @@ describe("payload conversions", () => {
     const table = await typedTable();
     const bad = [
       { id: uuidHex, name: "x", n: null, r: null, data: null, extra: 1 },
-      { id: uuidHex, name: "x", n: null, r: null },
+      { name: "x", n: null, r: null, data: null },
       { id: uuidHex, name: "x", n: "1.5", r: null, data: null },
       { id: "abc", name: "x", n: null, r: null, data: null },
     ];
@@ -228,11 +229,35 @@ describe("payload conversions", () => {
       "payload for files must contain every table column",
     );
     expect(() =>
-      decodeWirePayload(table, { id: uuid, name: "x", n: null, r: null, data: null, z: null }),
+      decodeQueuedPayload(table, { id: uuid, name: "x", n: null, r: null, data: null, z: null }),
     ).toThrow("payload for files contains unknown column z");
     expect(() => decodeWirePayload(table, { id: uuid, name: "x", n: 42, r: null, data: null })).toThrow(
       "files.n",
     );
+  });
+
+  it("leaves out columns a queued change was captured without, and ignores columns only the server has", async () => {
+    const table = await typedTable();
+    // Captured before the app added the `data` column: it is not sent, so the server keeps its value.
+    expect(
+      wirePayloadOfLocalPayload(table, JSON.stringify({ id: uuidHex, name: "x", n: "7", r: null })),
+    ).toEqual({ id: uuid, name: "x", n: "7", r: null });
+    expect(decodeQueuedPayload(table, { id: uuid, name: "x", n: "7", r: null })).toEqual({
+      id: uuidToBytes(uuid),
+      name: "x",
+      n: 7n,
+      r: null,
+    });
+    // A row from a server that has a column this app does not know yet.
+    expect(
+      decodeWirePayload(table, { id: uuid, name: "x", n: null, r: null, data: null, notes: "new" }),
+    ).toEqual({
+      id: uuidToBytes(uuid),
+      name: "x",
+      n: null,
+      r: null,
+      data: null,
+    });
   });
 
   it("decodes wire payloads to exact values and encodes them back identically", async () => {

@@ -6,13 +6,18 @@
  * visible, the next sync starts a clean session, nothing written meanwhile is lost).
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER } from "@oversync/server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-import { type ServeProcess, killServeProcesses, startServe, waitFor } from "../support/serve-process.js";
+import {
+  type ServeProcess,
+  freePort,
+  killServeProcesses,
+  startServe,
+  waitFor,
+} from "../support/serve-process.js";
 import { type Device, Ledger, expectConverged, localUsers, openDevice } from "./race-support.js";
 
 const SNAPSHOT_CHUNK = /^\/sync\/snapshot-sessions\/[^/]+$/;
@@ -156,14 +161,3 @@ describe("the server killed with SIGKILL while a rebuild downloads", () => {
     await expectConverged(db.pool, userId, [writer, follower], ledger);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}

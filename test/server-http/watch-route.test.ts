@@ -7,13 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { type ClientRequest, request as httpRequest } from "node:http";
 import { fileURLToPath } from "node:url";
-import {
-  type BundleChangeEvent,
-  BundleChangeSseParser,
-  OversyncError,
-  decodeCapabilitiesBody,
-  decodeErrorBody,
-} from "@oversync/protocol";
+import { OversyncError, decodeCapabilitiesBody, decodeErrorBody } from "@oversync/protocol";
 import {
   PgNotificationListener,
   type SyncRuntime,
@@ -25,8 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { BUSINESS_TABLES, createBusinessSchema } from "../server/business-schema.js";
 import { actor, initializeScope, push, userRow, uuid } from "../server/service-harness.js";
-import { LIVENESS_MS, pgListener, readUntilSeq, testPool } from "../server/watch-support.js";
+import { pgListener, readUntilSeq, testPool } from "../server/watch-support.js";
 import { type LoopbackServer, call, serveOnLoopback, syncHeaders, testAuthenticate } from "./http-support.js";
+import { WatchStream, openWatch } from "./watch-stream.js";
 
 const HEARTBEAT_MS = 150;
 /** protocol-latest §5: the count must reach 0 within 5 s after the client stops. */
@@ -71,75 +66,6 @@ afterAll(async () => {
   await sql?.end();
   await db?.drop();
 });
-
-/** An open watch response read the way clients read it. */
-class WatchStream {
-  readonly events: BundleChangeEvent[] = [];
-  raw = "";
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #parser = new BundleChangeSseParser();
-  readonly #decoder = new TextDecoder();
-
-  constructor(
-    readonly response: Response,
-    readonly controller: AbortController,
-  ) {
-    this.#reader = response.body!.getReader();
-  }
-
-  /** Reads until `done()` holds; fails when the stream ends or LIVENESS_MS passes first. */
-  async readUntil(done: () => boolean): Promise<void> {
-    const deadline = Date.now() + LIVENESS_MS;
-    while (!done()) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`watch stream stalled; read so far: ${this.raw}`)),
-          deadline - Date.now(),
-        );
-      });
-      const chunk = await Promise.race([this.#reader.read(), timeout]).finally(() => clearTimeout(timer));
-      if (chunk.done) throw new Error(`watch stream ended; read so far: ${this.raw}`);
-      const text = this.#decoder.decode(chunk.value, { stream: true });
-      this.raw += text;
-      this.events.push(...this.#parser.acceptText(text));
-    }
-  }
-
-  /** The next event not yet taken. */
-  async nextEvent(): Promise<BundleChangeEvent> {
-    const index = this.#taken;
-    await this.readUntil(() => this.events.length > index);
-    this.#taken++;
-    return this.events[index]!;
-  }
-  #taken = 0;
-
-  /** Resolves when the server ends the stream. */
-  async ended(): Promise<void> {
-    for (;;) {
-      const chunk = await this.#reader.read();
-      if (chunk.done) return;
-      this.raw += this.#decoder.decode(chunk.value, { stream: true });
-    }
-  }
-}
-
-/** Opens `/sync/watch` below `base` (an origin plus any base path). */
-async function openWatch(
-  base: string,
-  userId: string,
-  sourceId: string,
-  after: number,
-): Promise<WatchStream> {
-  const controller = new AbortController();
-  const response = await fetch(`${base}/sync/watch?after_bundle_seq=${after}`, {
-    headers: syncHeaders(userId, sourceId),
-    signal: controller.signal,
-  });
-  expect(response.status).toBe(200);
-  return new WatchStream(response, controller);
-}
 
 async function freshUser(prefix: string) {
   const who = actor(`${prefix}-${uuid()}`);

@@ -1,4 +1,4 @@
-import { bundleHash } from "@oversync/protocol";
+import { DEFAULT_BUNDLE_LIMITS, bundleHash } from "@oversync/protocol";
 import type { SqlClient } from "@oversync/server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { inTransaction } from "../../packages/server/src/db/session.js";
@@ -60,6 +60,7 @@ async function inBundle(userId: string, work: (client: SqlClient) => Promise<voi
           sourceBundleId: nextSourceBundle++,
           canonicalRequestHash: "",
         },
+        DEFAULT_BUNDLE_LIMITS.max_bytes_per_snapshot_row,
         () => work(client),
       );
       return bundle;

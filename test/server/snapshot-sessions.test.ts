@@ -594,29 +594,36 @@ describe("limits", () => {
     dimension: string,
     actual: (rows: SnapshotRow[]) => number,
   ) {
-    const reference = await start();
-    await seedHistory(reference, ada);
-    const all = (
-      await readAll(
-        reference.service,
-        ada,
-        await reference.service.createSnapshotSession(ada, {}),
-        1000,
-        4_000_000,
-      )
-    ).rows;
-    const h = await start({ limits });
+    const h = await start();
     await seedHistory(h, ada);
-    const error = await rejection(h.service.createSnapshotSession(ada, {}));
-    expect([error.code, error.status]).toStrictEqual(["snapshot_session_limit_exceeded", 409]);
-    expect(error.extras).toStrictEqual({
-      dimension,
-      actual: actual(all),
-      limit: Object.values(limits)[0],
+    const reference = await h.service.createSnapshotSession(ada, {});
+    const all = (await readAll(h.service, ada, reference, 1000, 4_000_000)).rows;
+    await h.service.deleteSnapshotSession(ada, reference.snapshot_id);
+    // The limits are lowered once the rows are committed: commits refuse a row above
+    // max_bytes_per_snapshot_row, so only rows from before the change can trip it in a build.
+    const limited = createSyncService({
+      pool: h.db.pool,
+      appName: "oversync-test",
+      registeredTables: BUSINESS_TABLES,
+      maxSupportedSchemaVersion: 1,
+      limits,
+      logger: { warn: () => undefined, error: () => undefined },
     });
-    expect(decodeErrorBody(409, error.toErrorBody())).toMatchObject({
-      code: "snapshot_session_limit_exceeded",
-    });
+    try {
+      await limited.bootstrap();
+      const error = await rejection(limited.createSnapshotSession(ada, {}));
+      expect([error.code, error.status]).toStrictEqual(["snapshot_session_limit_exceeded", 409]);
+      expect(error.extras).toStrictEqual({
+        dimension,
+        actual: actual(all),
+        limit: Object.values(limits)[0],
+      });
+      expect(decodeErrorBody(409, error.toErrorBody())).toMatchObject({
+        code: "snapshot_session_limit_exceeded",
+      });
+    } finally {
+      await limited.close();
+    }
     // The failed build left nothing behind.
     const { rows } = await h.db.pool.query(
       "SELECT (SELECT count(*) FROM sync.snapshot_sessions)::int + (SELECT count(*) FROM sync.snapshot_session_rows)::int AS n",

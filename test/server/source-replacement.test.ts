@@ -5,6 +5,7 @@
  * idempotent repeats, and that a failed create changes no source state.
  */
 import {
+  MAX_IDENTITY_BYTES,
   type OversyncError,
   type SnapshotCreateRequest,
   canonicalRequestHash,
@@ -236,6 +237,7 @@ describe("invalid replacements change nothing", () => {
     ["new_source_id equals the previous one", "ada-old", "ada-old"],
     ["new_source_id is empty", "ada-old", ""],
     ["new_source_id is not a source id", "ada-old", "has space"],
+    ["new_source_id is longer than MAX_IDENTITY_BYTES", "ada-old", "n".repeat(MAX_IDENTITY_BYTES + 1)],
     ["new_source_id is an existing active source", "ada-old", "ada-tablet"],
   ])("%s → 409 source_replacement_invalid", async (_name, previous, replacementId) => {
     const before = await sources();

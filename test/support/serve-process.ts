@@ -3,6 +3,7 @@
  * `npm start` runs it, for suites that kill or restart the server.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -87,4 +88,16 @@ export async function waitFor(condition: () => boolean, what: string): Promise<v
 /** SIGKILLs every child this module started that is still running (a failed test's leftovers). */
 export function killServeProcesses(): void {
   for (const child of running) child.kill("SIGKILL");
+}
+
+/** A loopback port free right now, for a server that must come back on the same port. */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once("error", fail);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => done(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
 }

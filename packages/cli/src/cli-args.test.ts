@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_DATA_DIR, MAIN_HELP, SERVE_HELP, parseCommandLine } from "./cli-args.js";
 
 describe("oversync command line", () => {
-  it("serve defaults: port 8080 on 127.0.0.1, ./.oversync/data, 24 h tokens, 10 s grace", () => {
+  it("serve defaults: port 8080 on 127.0.0.1, ./.oversync/data, 24 h tokens, 10 s grace, 20 s/120 s timeouts", () => {
     expect(parseCommandLine(["serve"])).toStrictEqual({
       kind: "serve",
       args: {
@@ -11,6 +11,8 @@ describe("oversync command line", () => {
         dataDir: DEFAULT_DATA_DIR,
         tokenTtlSeconds: 86_400,
         shutdownGraceMs: 10_000,
+        headersTimeoutMs: 20_000,
+        requestTimeoutMs: 120_000,
       },
     });
     expect(DEFAULT_DATA_DIR).toBe("./.oversync/data");
@@ -28,10 +30,21 @@ describe("oversync command line", () => {
         "--token-ttl",
         "60",
         "--shutdown-grace=0",
+        "--headers-timeout",
+        "5",
+        "--request-timeout=30",
       ]),
     ).toStrictEqual({
       kind: "serve",
-      args: { port: 0, host: "0.0.0.0", dataDir: "/tmp/x", tokenTtlSeconds: 60, shutdownGraceMs: 0 },
+      args: {
+        port: 0,
+        host: "0.0.0.0",
+        dataDir: "/tmp/x",
+        tokenTtlSeconds: 60,
+        shutdownGraceMs: 0,
+        headersTimeoutMs: 5000,
+        requestTimeoutMs: 30_000,
+      },
     });
   });
 
@@ -47,6 +60,8 @@ describe("oversync command line", () => {
     expect(SERVE_HELP).toContain("--host 0.0.0.0");
     expect(SERVE_HELP).toContain("DATABASE_URL");
     expect(SERVE_HELP).toContain("JWT_SECRET");
+    expect(SERVE_HELP).toContain("--headers-timeout <s>");
+    expect(SERVE_HELP).toContain("--request-timeout <s>");
   });
 
   it.each([
@@ -58,6 +73,11 @@ describe("oversync command line", () => {
     [["serve", "--port", "80x"], /--port "80x"/],
     [["serve", "--port", "-1"], /--port/],
     [["serve", "--token-ttl", "0"], /--token-ttl "0" must be a whole number from 1/],
+    [["serve", "--headers-timeout", "0"], /--headers-timeout "0" must be a whole number from 1 to 3600/],
+    [
+      ["serve", "--request-timeout", "3601"],
+      /--request-timeout "3601" must be a whole number from 1 to 3600/,
+    ],
     [["serve", "--host", ""], /--host must not be empty/],
     [["serve", "--data-dir="], /--data-dir must not be empty/],
   ])("refuses %j with a usage error", (argv, message) => {

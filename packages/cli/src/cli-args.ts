@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { CliError } from "./cli-error.js";
 import { DEFAULT_TOKEN_TTL_SECONDS } from "./jwt-auth.js";
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from "./request-timeouts.js";
 
 /** `serve` flags after parsing. */
 export interface ServeArgs {
@@ -10,6 +11,8 @@ export interface ServeArgs {
   readonly dataDir: string;
   readonly tokenTtlSeconds: number;
   readonly shutdownGraceMs: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
 }
 
 /** What the command line asks for. */
@@ -44,6 +47,11 @@ Options:
   --token-ttl <seconds>    Lifetime of sign-in tokens (default ${DEFAULT_TOKEN_TTL_SECONDS}, i.e. 24 hours)
   --shutdown-grace <s>     On SIGINT/SIGTERM, how long open requests may take to finish before
                            they are cut (default 10)
+  --headers-timeout <s>    Time a client has to send a request's headers before the server
+                           answers 408 and closes the connection (default ${DEFAULT_HEADERS_TIMEOUT_MS / 1000}; at most
+                           --request-timeout)
+  --request-timeout <s>    Time a client has to send a whole request, body included (default
+                           ${DEFAULT_REQUEST_TIMEOUT_MS / 1000}); responses, such as watch streams, are never timed
   -h, --help               Show this help
 
 Environment:
@@ -81,6 +89,8 @@ function parseServe(argv: readonly string[]): CliCommand {
         "data-dir": { type: "string" },
         "token-ttl": { type: "string" },
         "shutdown-grace": { type: "string" },
+        "headers-timeout": { type: "string" },
+        "request-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -106,8 +116,23 @@ function parseServe(argv: readonly string[]): CliCommand {
         315_360_000,
       ),
       shutdownGraceMs: integerFlag("--shutdown-grace", values["shutdown-grace"], 10, 0, 3600) * 1000,
+      headersTimeoutMs: secondsFlag(
+        "--headers-timeout",
+        values["headers-timeout"],
+        DEFAULT_HEADERS_TIMEOUT_MS,
+      ),
+      requestTimeoutMs: secondsFlag(
+        "--request-timeout",
+        values["request-timeout"],
+        DEFAULT_REQUEST_TIMEOUT_MS,
+      ),
     },
   };
+}
+
+/** A timeout flag in whole seconds (1 s to 1 h), as milliseconds. */
+function secondsFlag(name: string, value: string | boolean | undefined, fallbackMs: number): number {
+  return integerFlag(name, value, fallbackMs / 1000, 1, 3600) * 1000;
 }
 
 function stringFlag(value: string | boolean | undefined, fallback: string): string {

@@ -9,7 +9,7 @@
  * row order (the teams <-> team_members cycle needs that).
  */
 import { EXAMPLE_SERVER_APP_NAME } from "@oversync/protocol";
-import type { SqlPool, SqlQueryable } from "@oversync/server";
+import { type SqlPool, type SqlQueryable, withClient } from "@oversync/server";
 import { CliError } from "./cli-error.js";
 
 /** The `app_name` the upstream live suites require from `/syncx/status`. */
@@ -139,30 +139,27 @@ const EXAMPLE_SCHEMA_LOCK_KEY = "4707286457125836301";
  * leaves the database as it was.
  */
 export async function ensureExampleSchema(pool: SqlPool): Promise<void> {
-  const client = await pool.connect();
-  try {
+  // withClient listens for the connection failing under this work and discards the session on error.
+  await withClient(pool, async (client) => {
     await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [EXAMPLE_SCHEMA_LOCK_KEY]);
-    await client.query(exampleSchemaDdl());
-    const problems = compareExampleSchema(await readSchemaCatalog(client, EXAMPLE_SCHEMA));
-    if (problems.length > 0) {
-      throw new CliError(
-        "example_schema_mismatch",
-        `schema ${EXAMPLE_SCHEMA} exists but does not match the business-rich-v0 example (${problems.join("; ")}); ` +
-          `drop schema ${EXAMPLE_SCHEMA} (and sync) or use a fresh database`,
-      );
+    try {
+      await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [EXAMPLE_SCHEMA_LOCK_KEY]);
+      await client.query(exampleSchemaDdl());
+      const problems = compareExampleSchema(await readSchemaCatalog(client, EXAMPLE_SCHEMA));
+      if (problems.length > 0) {
+        throw new CliError(
+          "example_schema_mismatch",
+          `schema ${EXAMPLE_SCHEMA} exists but does not match the business-rich-v0 example (${problems.join("; ")}); ` +
+            `drop schema ${EXAMPLE_SCHEMA} (and sync) or use a fresh database`,
+        );
+      }
+      await client.query("COMMIT");
+    } catch (error) {
+      // A failed ROLLBACK (a dead connection) must not hide the error that caused it.
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
     }
-    await client.query("COMMIT");
-  } catch (error) {
-    // A session whose ROLLBACK failed is in an unknown state: discard it rather than reuse it.
-    const rolledBack = await client.query("ROLLBACK").then(
-      () => true,
-      () => false,
-    );
-    client.release(rolledBack ? undefined : true);
-    throw error;
-  }
-  client.release();
+  });
 }
 
 /** The idempotent DDL: tables with IF NOT EXISTS, then each foreign key unless already present. */

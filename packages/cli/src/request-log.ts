@@ -1,7 +1,9 @@
 /**
  * One JSON log line per HTTP request, written when the response is finished or abandoned: method,
- * path (without the query string), status, duration in ms and, once known, the user id. Headers
- * are never logged, so tokens never reach the log. The user id is learned deep inside the request
+ * path (without the query string), status, duration in ms and, once known, the user id. A request
+ * the client abandoned is marked `aborted` and logged at info level like any other (anyone can
+ * abandon requests, so they must not fill the error log); it has a status only when one was sent
+ * before the client left. Headers are never logged, so tokens never reach the log. The user id is learned deep inside the request
  * handling (authentication, sign-in); it is carried there through AsyncLocalStorage.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -31,7 +33,7 @@ export function logRequests(listener: NodeListener, logger: JsonLogger): NodeLis
       logger.info("request", {
         method: request.method,
         path: pathOf(request.url),
-        status: response.statusCode,
+        ...(response.headersSent ? { status: response.statusCode } : {}),
         duration_ms: Math.round(durationMs * 100) / 100,
         ...(record.userId === undefined ? {} : { user_id: record.userId }),
         ...(response.writableFinished ? {} : { aborted: true }),

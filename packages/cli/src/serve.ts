@@ -19,6 +19,11 @@ import type { JsonLogger } from "./json-log.js";
 import { type JwtSecret, createJwtAuth } from "./jwt-auth.js";
 import { createReferenceHandler } from "./reference-handler.js";
 import { logRequests } from "./request-log.js";
+import {
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  requestTimeoutOptions,
+} from "./request-timeouts.js";
 
 /** The `schema_version` the reference server advertises (the upstream example sends 1). */
 const SCHEMA_VERSION = 1;
@@ -34,6 +39,10 @@ export interface ServeConfig {
   readonly tokenTtlSeconds: number;
   /** How long shutdown waits for open requests (e.g. watch streams) before cutting them, in ms. */
   readonly shutdownGraceMs: number;
+  /** Time a client has to send its request headers, in ms (request-timeouts.ts). Default 20 s. */
+  readonly headersTimeoutMs?: number;
+  /** Time a client has to send its whole request, body included, in ms. Default 120 s. */
+  readonly requestTimeoutMs?: number;
   /** Structured log lines (requests, faults, lifecycle events). */
   readonly logger: JsonLogger;
   /** Lines for people (the banner and warnings). */
@@ -72,7 +81,11 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     const auth = createJwtAuth({ secret: config.jwtSecret.secret, ttlSeconds: config.tokenTtlSeconds });
     // The runtime is the test helpers' hooks: whichever of the two it offers gets its route.
     const handler = createReferenceHandler({ service, auth, testHooks: service, logger });
-    const server = createServer(logRequests(toNodeListener(handler, { logger }), logger));
+    const timeouts = requestTimeoutOptions({
+      headersTimeoutMs: config.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    });
+    const server = createServer(timeouts, logRequests(toNodeListener(handler, { logger }), logger));
     const url = await listen(server, config.port, config.host);
     printBanner(config, url, database);
     logger.info("listening", { url, database: database.description });

@@ -1,7 +1,9 @@
 /**
  * `POST /dummy-signin`, the unauthenticated sign-in the upstream live suites use (protocol-latest
- * §5): any password is accepted and the token's subject is the user id. It exists for tests and
- * demos; a real deployment authenticates its users its own way.
+ * §5): any password is accepted and the token's subject is the user id. A user id outside the
+ * identity rules (protocol identity.ts) is 400 invalid_request, so no token names a user the sync
+ * routes would refuse or that PostgreSQL would store as another one. It exists for tests and demos;
+ * a real deployment authenticates its users its own way.
  */
 import { type DummySigninResponse, decodeDummySigninRequest } from "@oversync/protocol";
 import { type PublicRoute, jsonResponse } from "@oversync/server";

@@ -1,7 +1,8 @@
 /**
  * The unauthenticated test helpers the upstream live suites call (protocol-latest §5). They reach
  * into the sync runtime through two small hooks; each route is served when its hook is offered. The
- * runtime from createSyncService offers both, so `serve` passes it as the hooks.
+ * runtime from createSyncService offers both, so `serve` passes it as the hooks. A `user_id` outside
+ * the identity rules (protocol identity.ts) is 400 invalid_request, like a missing one.
  */
 import {
   type RetentionFloorResponse,

@@ -34,6 +34,14 @@ import {
 import { pullToStable } from "./engine/pull.js";
 import { pushPending } from "./engine/push.js";
 import { rebuildKeepSource, rebuildRotatingSource } from "./engine/rebuild.js";
+import {
+  type ChangeRejectedListener,
+  type RejectedChange,
+  RejectionEvents,
+  discardRejectedChange,
+  listRejectedChanges,
+  retryRejectedChange,
+} from "./engine/rejected-changes.js";
 import type {
   AttachResult,
   DetachResult,
@@ -48,6 +56,7 @@ import type {
 import * as gates from "./engine/session-gates.js";
 import { SourceRecoveryRequiredError } from "./engine/sync-errors.js";
 import { TableChangeTracker, type TablesChangedListener } from "./engine/table-changes.js";
+import type { KeyValue } from "./store/payload-codec.js";
 import { openSyncStore } from "./store/sync-store.js";
 import {
   type BackoffPolicy,
@@ -138,9 +147,11 @@ export class SyncClient {
       options: engineOptions,
       changes: new TableChangeTracker(),
       progress: new ProgressReporter(options.onProgress),
+      rejections: new RejectionEvents(),
       store: undefined,
       sourceId: "",
       connected: false,
+      maxSnapshotRowBytes: undefined,
     };
     this.ctx = ctx;
   }
@@ -177,7 +188,9 @@ export class SyncClient {
   /**
    * Binds the database to `userId`. Resumes without network when already attached to that user;
    * otherwise asks the server: start empty, seed the account from local rows, restore the
-   * account's data (local anonymous rows give way), or retry later.
+   * account's data (local anonymous rows give way), or retry later. A user id the server would
+   * refuse (NUL, a lone surrogate, more than MAX_IDENTITY_BYTES in UTF-8) fails at once with
+   * `invalid_argument`.
    */
   attach(userId: string): Promise<AttachResult> {
     return this.syncOperation("attach", () => lifecycle.attach(this.ctx, userId));
@@ -256,6 +269,24 @@ export class SyncClient {
     });
   }
 
+  /** Changes the server refused for good, oldest first (see `onChangeRejected`). */
+  rejectedChanges(): Promise<RejectedChange[]> {
+    return this.exclusive(() => listRejectedChanges(this.ctx));
+  }
+
+  /** Queues a rejected change again as it was (after the cause was fixed on the server). */
+  retryRejectedChange(table: string, key: KeyValue): Promise<void> {
+    return this.exclusive(() => retryRejectedChange(this.ctx, table, key));
+  }
+
+  /**
+   * Drops a rejected change: a row the server never had is deleted locally; any other gets the
+   * server's version back with the next sync.
+   */
+  discardRejectedChange(table: string, key: KeyValue): Promise<void> {
+    return this.exclusive(() => discardRejectedChange(this.ctx, table, key));
+  }
+
   /** Local changes not yet on the server. */
   pendingSyncStatus(): Promise<PendingSyncStatus> {
     return this.exclusive(() => openStore(this.ctx, "pendingSyncStatus()").read(gates.pendingSyncStatus));
@@ -331,6 +362,16 @@ export class SyncClient {
    */
   onTablesChanged(listener: TablesChangedListener): () => void {
     return this.ctx.changes.subscribe(listener);
+  }
+
+  /**
+   * Calls `listener` when a push finds a change the server refuses for good (a value its column
+   * cannot take, a broken unique or CHECK rule, a row too large): it leaves the queue, so the rest
+   * keeps syncing, and waits in `rejectedChanges()` for the app. Returns the function that removes
+   * the listener.
+   */
+  onChangeRejected(listener: ChangeRejectedListener): () => void {
+    return this.ctx.rejections.subscribe(listener);
   }
 
   /**

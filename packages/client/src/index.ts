@@ -17,6 +17,7 @@ export * from "./client.js";
 export type { AutomaticDownloadOptions } from "./engine/automatic-downloads.js";
 export * from "./engine/conflict-resolvers.js";
 export type { ProgressListener, SyncOperationName, SyncPhase, SyncProgress } from "./engine/progress.js";
+export type { ChangeRejectedListener, RejectedChange } from "./engine/rejected-changes.js";
 export type * from "./engine/results.js";
 export * from "./engine/sync-errors.js";
 export type { TableChangeOrigin, TablesChanged, TablesChangedListener } from "./engine/table-changes.js";

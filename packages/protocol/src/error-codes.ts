@@ -63,6 +63,10 @@ export const ERROR_STATUS = {
   bundle_change_watch_forbidden: 403,
   bundle_change_watch_disabled: 503,
   bundle_change_watch_failed: 500,
+  // This server's own: the user already holds the most watch streams one server process serves per
+  // user (BundleChangeWatchOptions.maxStreamsPerUser). Sent with Retry-After; clients that do not
+  // know the code treat it as any failed watch setup and reconnect later.
+  bundle_change_watch_limit_exceeded: 429,
   // Health, status and the test helpers.
   health_failed: 500,
   status_failed: 500,
@@ -81,7 +85,7 @@ export function isErrorCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_STATUS, code);
 }
 
-/** The two codes answered with 429 and a Retry-After header. */
+/** The snapshot capacity codes: 429 with a Retry-After header the clients wait for before retrying. */
 export const SNAPSHOT_CAPACITY_ERROR_CODES = ["snapshot_build_capacity", "snapshot_chunk_capacity"] as const;
 
 /** Which quantity a `snapshot_session_limit_exceeded` error reports. */

@@ -26,6 +26,7 @@ describe("error code table", () => {
     expect(ERROR_STATUS.snapshot_chunk_capacity).toBe(429);
     expect(ERROR_STATUS.snapshot_chunk_too_small).toBe(400);
     expect(ERROR_STATUS.bundle_change_watch_disabled).toBe(503);
+    expect(ERROR_STATUS.bundle_change_watch_limit_exceeded).toBe(429);
     expect(isErrorCode("push_conflict")).toBe(true);
     expect(isErrorCode("toString")).toBe(false);
   });

@@ -3,6 +3,7 @@ export * from "./capabilities.js";
 export * from "./error-codes.js";
 export * from "./errors.js";
 export * from "./hashes.js";
+export * from "./identity.js";
 export * from "./postgres-values.js";
 export * from "./protocol-violation.js";
 export * from "./retry-after.js";

@@ -1,4 +1,6 @@
 export type { SqlClient, SqlPool, SqlQueryable, SqlResult } from "./db/sql-pool.js";
+export { DatabaseUnavailableError } from "./db/database-unavailable.js";
+export { withClient } from "./db/session.js";
 export { type SyncRuntime, createSyncService } from "./runtime/create-sync-service.js";
 export {
   type SchemaRule,
@@ -24,6 +26,7 @@ export {
   type BundleChangeWatchOptions,
   DEFAULT_WATCH_CHANNEL,
   DEFAULT_WATCH_HEARTBEAT_MS,
+  DEFAULT_WATCH_MAX_STREAMS_PER_USER,
 } from "./runtime/bundle-watch.js";
 export {
   type BundleTransaction,

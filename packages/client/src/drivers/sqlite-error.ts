@@ -68,3 +68,14 @@ export const TRANSITION_PENDING_MESSAGE = "SYNC_TRANSITION_PENDING";
 export function isTransitionPendingError(error: unknown): boolean {
   return error instanceof SqliteError && error.message === TRANSITION_PENDING_MESSAGE;
 }
+
+/**
+ * The message guard triggers raise for a key the server could never store: a BLOB key that is not
+ * 16 bytes, a TEXT key that is not text, or an uppercase (non-canonical) UUID in a TEXT key.
+ */
+export const INVALID_KEY_MESSAGE = "SYNC_KEY_INVALID";
+
+/** True when an app write failed because its sync key could never reach the server. */
+export function isInvalidKeyError(error: unknown): boolean {
+  return error instanceof SqliteError && error.message === INVALID_KEY_MESSAGE;
+}

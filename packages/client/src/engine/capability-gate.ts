@@ -20,6 +20,7 @@ import { TableContractMismatchError } from "./sync-errors.js";
 export async function fetchCheckedCapabilities(ctx: EngineContext): Promise<CapabilitiesResponse> {
   const schema = openStore(ctx, "capability check").schema;
   const capabilities = await ctx.transport.capabilities();
+  ctx.maxSnapshotRowBytes = capabilities.bundle_limits.max_bytes_per_snapshot_row;
   const result = compareTableContract(localTableSpecs(schema), capabilities.registered_table_specs);
   if (result.kind === "invalid") {
     throw new TableContractMismatchError(`server table contract is invalid: ${result.reason}`);

@@ -10,6 +10,7 @@ import type { SyncTransport } from "../transport/sync-transport.js";
 import { OversyncClientError } from "../errors.js";
 import type { ConflictResolver } from "./conflict-resolvers.js";
 import type { ProgressReporter } from "./progress.js";
+import type { RejectionEvents } from "./rejected-changes.js";
 import type { TableChangeTracker } from "./table-changes.js";
 
 /** Tunables of the engine, resolved from the client options. */
@@ -38,12 +39,15 @@ export interface EngineContext {
   readonly options: EngineOptions;
   readonly changes: TableChangeTracker;
   readonly progress: ProgressReporter;
+  readonly rejections: RejectionEvents;
   /** Set by `open()`. */
   store: SyncStore | undefined;
   /** The source id requests carry; switches only after a rotation commits. */
   sourceId: string;
   /** True once `attach` succeeded in this process (or resumed the attached user). */
   connected: boolean;
+  /** The server's `max_bytes_per_snapshot_row`, from the latest capability check. */
+  maxSnapshotRowBytes: number | undefined;
 }
 
 /** The open store, or `open_required`. */

@@ -3,6 +3,7 @@
  * detach (blocked while attached changes are unsynced; otherwise wipes the managed tables and
  * rotates to a fresh source), sync rounds, syncThenDetach and uninstall.
  */
+import { userIdProblem } from "@oversync/protocol";
 import { OversyncClientError } from "../errors.js";
 import { NO_OPERATION } from "../store/runtime-state.js";
 import { RUNTIME_TABLE_NAMES } from "../store/runtime-schema.js";
@@ -14,7 +15,8 @@ import { pushPending } from "./push.js";
 import { checkpointRecoveryRequired, finishRemoteReplace, recoverCheckpoint } from "./rebuild.js";
 import type { AttachResult, DetachResult, SyncReport, SyncThenDetachResult } from "./results.js";
 import { pendingRowCount, pendingSyncStatus, requireNoSourceRecovery, syncStatus } from "./session-gates.js";
-import { clearManagedTables, clearOutbox } from "./snapshot.js";
+import { clearOutbox } from "./push-freeze.js";
+import { clearManagedTables } from "./snapshot.js";
 import { freshSourceId } from "./source-recovery.js";
 import { PendingPushReplayError } from "./sync-errors.js";
 
@@ -26,6 +28,11 @@ export async function attach(ctx: EngineContext, userId: string): Promise<Attach
   const requested = userId.trim();
   if (requested === "")
     throw new OversyncClientError("invalid_argument", "attach(userId) needs a non-blank user id");
+  // The server's rules (protocol identity.ts): an id it would refuse or rewrite must not bind the database.
+  const problem = userIdProblem(requested);
+  if (problem !== undefined) {
+    throw new OversyncClientError("invalid_argument", `attach(userId): the user id ${problem}`);
+  }
   const store = openStore(ctx, "attach(userId)");
   ctx.progress.phase("attaching");
   const { attachment, operation, queuedBefore } = await store.read(async (state) => ({
@@ -132,7 +139,10 @@ export async function detach(ctx: EngineContext): Promise<DetachResult> {
     async (state): Promise<DetachResult & { source?: string }> => {
       const pending = await pendingSyncStatus(state);
       if (pending.blocksDetach)
-        return { outcome: "blocked_unsynced_data", pendingRowCount: pending.pendingRowCount };
+        return {
+          outcome: "blocked_unsynced_data",
+          pendingRowCount: pending.pendingRowCount + pending.rejectedRowCount,
+        };
       const previous = (await state.readAttachment()).currentSourceId;
       const source = await freshSourceId(ctx, state, previous);
       await clearManagedTables(state);

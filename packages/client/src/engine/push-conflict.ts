@@ -19,15 +19,16 @@
 import { type PushConflict, canonicalJson } from "@oversync/protocol";
 import {
   type RowValues,
+  decodeQueuedPayload,
   decodeWirePayload,
   keyValueOfLocalKeyJson,
   localKeyJson,
 } from "../store/payload-codec.js";
-import { EMPTY_OUTBOX_BUNDLE, type OutboxRow, type RuntimeState } from "../store/runtime-state.js";
+import type { OutboxRow } from "../store/runtime-state.js";
 import type { ManagedTable } from "../store/table-metadata.js";
 import type { ConflictContext, ConflictResolution } from "./conflict-resolvers.js";
 import { type EngineContext, applyAuthoritatively, openStore } from "./engine-context.js";
-import type { Outbox } from "./push-freeze.js";
+import { type Outbox, returnOutboxToQueue } from "./push-freeze.js";
 import { InvalidConflictResolutionError } from "./sync-errors.js";
 
 type LocalAction = { readonly kind: "upsert"; readonly row: RowValues } | { readonly kind: "delete" };
@@ -64,7 +65,7 @@ export async function resolvePushConflict(
     table: table.name,
     key: conflict.key,
     localOp: row.op,
-    localRow: row.wirePayload === null ? null : decodeWirePayload(table, JSON.parse(row.wirePayload)),
+    localRow: row.wirePayload === null ? null : decodeQueuedPayload(table, JSON.parse(row.wirePayload)),
     baseRowVersion: BigInt(conflict.base_row_version),
     serverRowVersion: BigInt(conflict.server_row_version),
     serverRowDeleted: conflict.server_row_deleted,
@@ -76,10 +77,7 @@ export async function resolvePushConflict(
   const resolution = await ctx.options.resolver(context);
   const plan = planResolution(context, resolution, table, row);
   if (typeof plan === "string") {
-    await store.write(async (state) => {
-      await requeueOutbox(state, outbox.rows, undefined);
-      await clearOutbox(state);
-    });
+    await store.write((state) => returnOutboxToQueue(state, outbox.rows));
     throw new InvalidConflictResolutionError(context, resolution, plan);
   }
   await applyAuthoritatively(ctx, async (state) => {
@@ -87,7 +85,7 @@ export async function resolvePushConflict(
     else await state.deleteAppRow(table.name, keyValueOfLocalKeyJson(table, row.keyJson));
     if (plan.rowState === undefined) await state.deleteRowState(table.name, row.keyJson);
     else await state.putRowState(table.name, row.keyJson, plan.rowState);
-    await requeueOutbox(state, outbox.rows, row);
+    await returnOutboxToQueue(state, outbox.rows, row);
     if (plan.requeue !== undefined) {
       await state.putDirtyRow({
         tableName: table.name,
@@ -100,7 +98,6 @@ export async function resolvePushConflict(
             : ((await state.readLocalPayload(table.name, row.keyJson)) ?? null),
       });
     }
-    await clearOutbox(state);
   });
   return true;
 }
@@ -196,26 +193,4 @@ function mergedRow(
     return `keep_merged for ${where} must keep the row's key`;
   }
   return values;
-}
-
-/**
- * Puts outbox rows back into the dirty rows with their original intent, except `skip` and keys the
- * app changed again after the freeze (their newer dirty row already describes the live row).
- */
-async function requeueOutbox(state: RuntimeState, rows: readonly OutboxRow[], skip: OutboxRow | undefined) {
-  for (const row of rows) {
-    if (row === skip || (await state.readDirtyRow(row.tableName, row.keyJson)) !== undefined) continue;
-    await state.putDirtyRow({
-      tableName: row.tableName,
-      keyJson: row.keyJson,
-      op: row.op,
-      baseRowVersion: row.baseRowVersion,
-      payload: row.localPayload,
-    });
-  }
-}
-
-async function clearOutbox(state: RuntimeState): Promise<void> {
-  await state.clearOutboxRows();
-  await state.writeOutboxBundle(EMPTY_OUTBOX_BUNDLE);
 }

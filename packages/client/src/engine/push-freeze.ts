@@ -28,12 +28,14 @@ export interface Outbox {
 
 /**
  * Resumes the persisted outbox, or freezes the dirty rows into a new `prepared` one under the
- * source's next bundle id. An empty result means there was nothing to push.
+ * source's next bundle id: all of them, or only the first `maxRows` in upload order (the rest stay
+ * queued). An empty result means there was nothing to push.
  */
 export async function resumeOrFreezeOutbox(
   state: RuntimeState,
   sourceId: string,
   initializationId: string,
+  maxRows?: number,
 ): Promise<Outbox> {
   const bundle = await state.readOutboxBundle();
   if (bundle.state !== "none") return checkedOutbox(state, bundle, sourceId);
@@ -43,6 +45,7 @@ export async function resumeOrFreezeOutbox(
   const sourceBundleId = source.nextSourceBundleId;
   const upserts: { dirty: DirtyRow; op: RowOp }[] = [];
   const deletes: DirtyRow[] = [];
+  const dropped: DirtyRow[] = [];
   const known = await state.readDirtyRowStates();
   for (const dirty of await state.listDirtyRows()) {
     const rowState = known.get(rowStateKey(dirty.tableName, dirty.keyJson));
@@ -50,6 +53,7 @@ export async function resumeOrFreezeOutbox(
     if (dirty.payload === null) {
       // Deleting a row the server never had live is a no-op: it is dropped, not pushed.
       if (liveOnServer) deletes.push(dirty);
+      else dropped.push(dirty);
     } else {
       upserts.push({ dirty, op: liveOnServer ? "UPDATE" : "INSERT" });
     }
@@ -58,13 +62,17 @@ export async function resumeOrFreezeOutbox(
   const byOrdinal = (a: DirtyRow, b: DirtyRow) => (a.dirtyOrdinal < b.dirtyOrdinal ? -1 : 1);
   upserts.sort((a, b) => rank(a.dirty) - rank(b.dirty) || byOrdinal(a.dirty, b.dirty));
   deletes.sort((a, b) => rank(b) - rank(a) || byOrdinal(a, b));
-  const ordered = [...upserts, ...deletes.map((dirty) => ({ dirty, op: "DELETE" as const }))];
-  // Every dirty row is now either frozen below or dropped: this runs in one write transaction, so
-  // no app write can add one in between.
-  if (ordered.length === 0) {
-    await state.deleteListedDirtyRows();
-    return { bundle: EMPTY_OUTBOX_BUNDLE, rows: [] };
+  const all = [...upserts, ...deletes.map((dirty) => ({ dirty, op: "DELETE" as const }))];
+  // Parents come first, so a prefix of the upload order is a bundle the server can apply alone.
+  const ordered = maxRows === undefined ? all : all.slice(0, maxRows);
+  // Every frozen or dropped dirty row leaves the queue in this one write transaction, so no app
+  // write can slip in between.
+  if (ordered.length === all.length) await state.deleteListedDirtyRows();
+  else {
+    for (const { dirty } of ordered) await state.deleteDirtyRow(dirty.tableName, dirty.keyJson);
+    for (const dirty of dropped) await state.deleteDirtyRow(dirty.tableName, dirty.keyJson);
   }
+  if (ordered.length === 0) return { bundle: EMPTY_OUTBOX_BUNDLE, rows: [] };
 
   const rows: OutboxRow[] = ordered.map(({ dirty, op }, index) => {
     const table = state.schema.table(dirty.tableName);
@@ -94,8 +102,36 @@ export async function resumeOrFreezeOutbox(
   await state.clearOutboxRows();
   await state.writeOutboxBundle(frozen);
   await state.insertOutboxRows(rows);
-  await state.deleteListedDirtyRows();
   return { bundle: frozen, rows };
+}
+
+/**
+ * Puts outbox rows back into the dirty rows with their original intent, except `skip` and keys the
+ * app changed again after the freeze (their newer dirty row already describes the live row), and
+ * empties the outbox.
+ */
+export async function returnOutboxToQueue(
+  state: RuntimeState,
+  rows: readonly OutboxRow[],
+  skip?: OutboxRow,
+): Promise<void> {
+  for (const row of rows) {
+    if (row === skip || (await state.readDirtyRow(row.tableName, row.keyJson)) !== undefined) continue;
+    await state.putDirtyRow({
+      tableName: row.tableName,
+      keyJson: row.keyJson,
+      op: row.op,
+      baseRowVersion: row.baseRowVersion,
+      payload: row.localPayload,
+    });
+  }
+  await clearOutbox(state);
+}
+
+/** Removes the outbox bundle and rows. */
+export async function clearOutbox(state: RuntimeState): Promise<void> {
+  await state.clearOutboxRows();
+  await state.writeOutboxBundle(EMPTY_OUTBOX_BUNDLE);
 }
 
 /** `canonical_request_hash` of outbox rows, as the push-session create request carries it. */

@@ -17,10 +17,11 @@
  */
 import type { CommittedBundleIdentity, RowOp } from "@oversync/protocol";
 import type { ApplyState } from "../store/app-rows.js";
-import { EMPTY_OUTBOX_BUNDLE, type OutboxRow } from "../store/runtime-state.js";
+import type { OutboxRow } from "../store/runtime-state.js";
 import type { AuthoritativeRow } from "./authoritative-rows.js";
 import { type EngineContext, applyAuthoritatively } from "./engine-context.js";
-import type { Outbox } from "./push-freeze.js";
+import { type Outbox, clearOutbox } from "./push-freeze.js";
+import { forgetCommittedRejections } from "./rejected-changes.js";
 
 type ReplayPlan =
   | { readonly kind: "accept" }
@@ -59,6 +60,7 @@ export async function replayCommittedBundle(
       if (plan !== undefined) await state.deleteDirtyRow(row.tableName, row.keyJson);
     }
     await finishCommittedBundle(state, outbox, BigInt(committed.bundle_seq));
+    await forgetCommittedRejections(state, outbox.rows);
   });
 }
 
@@ -74,8 +76,7 @@ async function finishCommittedBundle(state: ApplyState, outbox: Outbox, bundleSe
       bundleSeq === attachment.lastBundleSeqSeen + 1n ? bundleSeq : attachment.lastBundleSeqSeen,
     pendingInitializationId: "",
   });
-  await state.clearOutboxRows();
-  await state.writeOutboxBundle(EMPTY_OUTBOX_BUNDLE);
+  await clearOutbox(state);
 }
 
 async function planReplay(state: ApplyState, uploaded: OutboxRow): Promise<ReplayPlan> {
@@ -85,13 +86,25 @@ async function planReplay(state: ApplyState, uploaded: OutboxRow): Promise<Repla
   }
   if (live === undefined) return { kind: "preserve", op: "DELETE", payload: null };
   const pending = await state.readDirtyRow(uploaded.tableName, uploaded.keyJson);
-  // Payload texts compare exactly: the triggers and readLocalPayload serialize a row identically.
   const pendingDiffers =
     pending !== undefined && (pending.op !== uploaded.op || pending.payload !== uploaded.localPayload);
-  if (pendingDiffers || live !== uploaded.localPayload) {
+  if (pendingDiffers || !sameUploadedValues(uploaded.localPayload!, live)) {
     return { kind: "preserve", op: "UPDATE", payload: live };
   }
   return { kind: "accept" };
+}
+
+/**
+ * True when the live row still holds the uploaded values. Payload texts compare exactly (the
+ * triggers and readLocalPayload serialize a row identically); only a change captured before a
+ * column was added locally lacks members, and then the columns it carries are compared.
+ */
+function sameUploadedValues(uploaded: string, live: string): boolean {
+  if (uploaded === live) return true;
+  const sent = JSON.parse(uploaded) as Record<string, unknown>;
+  const now = JSON.parse(live) as Record<string, unknown>;
+  const names = Object.keys(sent);
+  return names.length < Object.keys(now).length && names.every((name) => sent[name] === now[name]);
 }
 
 function rowId(tableName: string, keyJson: string): string {

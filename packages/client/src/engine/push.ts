@@ -7,7 +7,9 @@
  * Server answers that change durable state: a source-recovery code enters source recovery; a
  * pruned committed bundle or a request-hash mismatch on a committed outbox sets the rebuild gate;
  * an expired or stale seeding lease drops the binding (the outbox is kept); a structured conflict
- * goes to the resolver and the push retries (see EXTRA_CONFLICT_RETRIES).
+ * goes to the resolver and the push retries (see EXTRA_CONFLICT_RETRIES); a refusal for good
+ * (`push_chunk_invalid`, `push_commit_invalid`) is narrowed down by pushing halves of the bundle
+ * until the refused row is alone, which then becomes a rejected change (rejected-changes.ts).
  */
 import {
   type CommittedBundleIdentity,
@@ -20,8 +22,9 @@ import { NO_OPERATION } from "../store/runtime-state.js";
 import { decodeAuthoritativeRow } from "./authoritative-rows.js";
 import { type EngineContext, openStore, toWireInt } from "./engine-context.js";
 import { resolvePushConflict } from "./push-conflict.js";
-import { type Outbox, resumeOrFreezeOutbox } from "./push-freeze.js";
+import { type Outbox, resumeOrFreezeOutbox, returnOutboxToQueue } from "./push-freeze.js";
 import { replayCommittedBundle } from "./push-replay.js";
+import { isPermanentRefusal, oversizedRow, rejectOutboxRow } from "./rejected-changes.js";
 import { fetchCommittedBundle, uploadAndCommit } from "./push-upload.js";
 import type { PushOutcome } from "./results.js";
 import { enterSourceRecovery, sourceRecoveryDemandOf } from "./source-recovery.js";
@@ -103,16 +106,27 @@ export async function pushPending(ctx: EngineContext, options: PushOptions = {})
 async function pushWithConflictRetries(ctx: EngineContext, options: PushOptions): Promise<PushOutcome> {
   const store = openStore(ctx, "pushPending()");
   let maxConflictRetries: number | undefined;
-  for (let conflictRetries = 0; ; conflictRetries++) {
+  let conflictRetries = 0;
+  // After a refusal for good: freeze only this many rows, halving until the refused row is alone.
+  let freezeLimit: number | undefined;
+  let rejected = false;
+  let committedPart = false;
+  for (;;) {
+    const partial = freezeLimit !== undefined;
     const { outbox, initializationId } = await store.write(async (state) => {
       const attachment = await state.readAttachment();
       if (attachment.rebuildRequired && !options.allowCheckpointRecovery) throw rebuildRequiredError();
       return {
-        outbox: await resumeOrFreezeOutbox(state, ctx.sourceId, attachment.pendingInitializationId),
+        outbox: await resumeOrFreezeOutbox(
+          state,
+          ctx.sourceId,
+          attachment.pendingInitializationId,
+          freezeLimit,
+        ),
         initializationId: attachment.pendingInitializationId,
       };
     });
-    if (outbox.rows.length === 0) return "no_change";
+    if (outbox.rows.length === 0) return committedPart ? "committed" : "no_change";
     maxConflictRetries ??= outbox.rows.length + EXTRA_CONFLICT_RETRIES;
     ctx.progress.phase(initializationId === "" ? "pushing" : "seeding");
 
@@ -120,16 +134,35 @@ async function pushWithConflictRetries(ctx: EngineContext, options: PushOptions)
     if (outbox.bundle.state === "committed_remote") {
       committed = resumedIdentity(ctx, outbox);
     } else {
+      const oversized = rejected ? undefined : oversizedRow(ctx, outbox);
+      if (oversized !== undefined) {
+        await rejectOutboxRow(ctx, outbox, oversized.row, oversized.refusal);
+        rejected = true;
+        continue;
+      }
       try {
         committed = await uploadAndCommit(ctx, outbox, initializationId);
       } catch (error) {
+        // One rejection per push: a second refusal for good is more likely the server's fault.
+        if (isPermanentRefusal(error) && !rejected) {
+          if (outbox.rows.length === 1) {
+            await rejectOutboxRow(ctx, outbox, outbox.rows[0]!, error);
+            rejected = true;
+            freezeLimit = undefined;
+          } else {
+            await store.write((state) => returnOutboxToQueue(state, outbox.rows));
+            freezeLimit = Math.ceil(outbox.rows.length / 2);
+          }
+          continue;
+        }
         const conflict = structuredConflictOf(error);
         if (conflict === undefined || !(await resolvePushConflict(ctx, outbox, conflict))) throw error;
         const remaining = await store.read((state) => state.countDirtyRows());
-        if (remaining === 0n) return "no_change";
+        if (remaining === 0n) return committedPart ? "committed" : "no_change";
         if (conflictRetries >= maxConflictRetries) {
           throw new PushConflictRetryExhaustedError(conflictRetries, remaining);
         }
+        conflictRetries++;
         continue;
       }
       await store.write((state) =>
@@ -162,7 +195,10 @@ async function pushWithConflictRetries(ctx: EngineContext, options: PushOptions)
     }
     const decoded = rows.map((row) => decodeAuthoritativeRow(store.schema, row));
     await replayCommittedBundle(ctx, outbox, committed, decoded);
-    return "committed";
+    if (!partial) return "committed";
+    // A part of a bisected bundle: push what is still queued.
+    committedPart = true;
+    freezeLimit = undefined;
   }
 }
 

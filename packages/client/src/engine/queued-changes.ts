@@ -18,7 +18,7 @@ import type { ApplyState } from "../store/app-rows.js";
 import {
   type KeyValue,
   type RowValues,
-  decodeWirePayload,
+  decodeQueuedPayload,
   keyValueOfLocalKeyJson,
   wirePayloadOfLocalPayload,
 } from "../store/payload-codec.js";
@@ -57,7 +57,7 @@ export async function hideOrphanedQueuedRows(state: ApplyState): Promise<void> {
   for (const row of await state.listDirtyRows()) {
     const table = state.schema.table(row.tableName);
     if (row.payload === null || table.foreignKeys.length === 0) continue;
-    const values = decodeWirePayload(table, wirePayloadOfLocalPayload(table, row.payload));
+    const values = decodeQueuedPayload(table, wirePayloadOfLocalPayload(table, row.payload));
     if (await parentsExist(state, table, values)) continue;
     await inSavepoint(state, () =>
       deleteUnreferenced(state, table, keyValueOfLocalKeyJson(table, row.keyJson)),
@@ -80,7 +80,7 @@ async function inSavepoint(state: ApplyState, change: () => Promise<boolean>): P
 }
 
 async function upsert(state: ApplyState, table: ManagedTable, row: DirtyRow): Promise<boolean> {
-  const values = decodeWirePayload(table, wirePayloadOfLocalPayload(table, row.payload!));
+  const values = decodeQueuedPayload(table, wirePayloadOfLocalPayload(table, row.payload!));
   if (!(await parentsExist(state, table, values))) return false;
   await state.upsertAppRow(table.name, values);
   return true;

@@ -12,7 +12,9 @@ export interface PendingSyncStatus {
   readonly hasPendingSyncData: boolean;
   /** Dirty rows plus frozen outbox rows. */
   readonly pendingRowCount: bigint;
-  /** True while attached with pending rows: `detach()` would be blocked. */
+  /** Changes the server refused for good, waiting for the app (`SyncClient.rejectedChanges()`). */
+  readonly rejectedRowCount: bigint;
+  /** True while attached with pending or rejected rows: `detach()` would be blocked. */
   readonly blocksDetach: boolean;
 }
 
@@ -60,7 +62,7 @@ export type DetachOutcome = "detached" | "blocked_unsynced_data";
 /** The result of `detach()`. */
 export interface DetachResult {
   readonly outcome: DetachOutcome;
-  /** Pending rows that blocked the detach (0 when detached). */
+  /** Pending and rejected rows that blocked the detach (0 when detached). */
   readonly pendingRowCount: bigint;
 }
 

@@ -77,11 +77,13 @@ export async function pendingRowCount(state: RuntimeState): Promise<bigint> {
 /** Pending local changes and whether they block a detach. */
 export async function pendingSyncStatus(state: RuntimeState): Promise<PendingSyncStatus> {
   const count = await pendingRowCount(state);
+  const rejected = await state.countRejections();
   const attachment = await state.readAttachment();
   return {
     hasPendingSyncData: count > 0n,
     pendingRowCount: count,
-    blocksDetach: attachment.bindingState === "attached" && count > 0n,
+    rejectedRowCount: rejected,
+    blocksDetach: attachment.bindingState === "attached" && count + rejected > 0n,
   };
 }
 

@@ -15,17 +15,18 @@ import {
 import type { SnapshotSessionArgs } from "../transport/sync-transport.js";
 import { withSnapshotCapacityRetry } from "../transport/retry-policy.js";
 import type { ApplyState } from "../store/app-rows.js";
-import { decodeWirePayload, keyValueOfLocalKeyJson, localKeyOfWireKey } from "../store/payload-codec.js";
 import {
-  EMPTY_OUTBOX_BUNDLE,
-  NO_OPERATION,
-  type SnapshotStageRow,
-  storeError,
-} from "../store/runtime-state.js";
+  decodeQueuedPayload,
+  decodeWirePayload,
+  keyValueOfLocalKeyJson,
+  localKeyOfWireKey,
+} from "../store/payload-codec.js";
+import { NO_OPERATION, type SnapshotStageRow, storeError } from "../store/runtime-state.js";
 import { type EngineContext, applyAuthoritatively, openStore } from "./engine-context.js";
 import type { RestoreSummary } from "./results.js";
 import { reapplyQueuedChanges } from "./queued-changes.js";
 import { requireFreshSource } from "./source-recovery.js";
+import { clearOutbox } from "./push-freeze.js";
 
 /** Opens a snapshot session, waiting out the server's capacity answers. */
 export function createSnapshotSession(
@@ -247,12 +248,6 @@ export async function clearManagedTables(state: ApplyState): Promise<void> {
   await state.clearRowStates();
 }
 
-/** Removes the outbox bundle and rows. */
-export async function clearOutbox(state: ApplyState): Promise<void> {
-  await state.clearOutboxRows();
-  await state.writeOutboxBundle(EMPTY_OUTBOX_BUNDLE);
-}
-
 /**
  * Source recovery keeps the frozen intent: re-applies the prepared outbox to the fresh tables
  * (deletes delete, upserts write the local payload) and retargets it to bundle 1 of the new source,
@@ -269,7 +264,7 @@ async function carryOutboxToSource(state: ApplyState, sourceId: string): Promise
     if (row.op === "DELETE" || row.wirePayload === null) {
       await state.deleteAppRow(table.name, localKeyOfWireKey(table, JSON.parse(row.wireKeyJson)).value);
     } else {
-      await state.upsertAppRow(table.name, decodeWirePayload(table, JSON.parse(row.wirePayload)));
+      await state.upsertAppRow(table.name, decodeQueuedPayload(table, JSON.parse(row.wirePayload)));
     }
   }
   await state.clearOutboxRows();

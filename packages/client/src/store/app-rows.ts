@@ -8,23 +8,24 @@ import { OversyncClientError } from "../errors.js";
 import { type KeyValue, type RowValues, localKeyJson } from "./payload-codec.js";
 import { RuntimeState } from "./runtime-state.js";
 import { quoteIdent } from "./sql-text.js";
-import type { ManagedTable } from "./table-metadata.js";
+import type { ColumnInfo, ManagedTable } from "./table-metadata.js";
 
-/** The upsert statement of each table, built once: remote applies run it for every row. */
+/** The whole-row upsert statement of each table, built once: remote applies run it for every row. */
 const UPSERT_SQL = new WeakMap<ManagedTable, string>();
 
-function upsertSql(table: ManagedTable): string {
-  let sql = UPSERT_SQL.get(table);
+function upsertSql(table: ManagedTable, columns: readonly ColumnInfo[]): string {
+  const whole = columns.length === table.columns.length;
+  let sql = whole ? UPSERT_SQL.get(table) : undefined;
   if (sql === undefined) {
-    const names = table.columns.map((column) => quoteIdent(column.name));
-    const updates = table.columns
+    const names = columns.map((column) => quoteIdent(column.name));
+    const updates = columns
       .filter((column) => column !== table.keyColumn)
       .map((column) => `${quoteIdent(column.name)} = excluded.${quoteIdent(column.name)}`);
     const onConflict = updates.length === 0 ? "DO NOTHING" : `DO UPDATE SET ${updates.join(", ")}`;
     sql =
       `INSERT INTO ${quoteIdent(table.sqlName)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")}) ` +
       `ON CONFLICT (${quoteIdent(table.keyColumn.name)}) ${onConflict}`;
-    UPSERT_SQL.set(table, sql);
+    if (whole) UPSERT_SQL.set(table, sql);
   }
   return sql;
 }
@@ -77,21 +78,23 @@ export class ApplyState extends RuntimeState {
 
   /**
    * Inserts or updates an application row in place (INSERT … ON CONFLICT DO UPDATE, never delete
-   * and re-insert, so ON DELETE CASCADE children survive an update of their parent).
+   * and re-insert, so ON DELETE CASCADE children survive an update of their parent). `values` names
+   * the key and usually every column; a queued change captured before a column was added locally
+   * leaves it out, and that column then keeps its value (or takes its default on insert).
    */
   async upsertAppRow(tableName: string, values: RowValues): Promise<void> {
     const table = this.schema.table(tableName);
-    const missing = table.columns.filter((column) => !(column.payloadName in values));
     const unknown = Object.keys(values).filter((name) => !table.columnsByPayloadName.has(name));
-    if (missing.length > 0 || unknown.length > 0) {
+    if (!(table.keyColumn.payloadName in values) || unknown.length > 0) {
       throw new OversyncClientError(
         "payload_invalid",
-        `values for ${table.name} must name every column exactly once (missing: ${missing.map((c) => c.payloadName).join(", ") || "none"}; unknown: ${unknown.join(", ") || "none"})`,
+        `values for ${table.name} must name the key ${table.keyColumn.payloadName} and only the table's columns (unknown: ${unknown.join(", ") || "none"})`,
       );
     }
+    const columns = table.columns.filter((column) => column.payloadName in values);
     await this.db.run(
-      upsertSql(table),
-      table.columns.map((column) => values[column.payloadName] ?? null),
+      upsertSql(table, columns),
+      columns.map((column) => values[column.payloadName] ?? null),
     );
   }
 

@@ -2,7 +2,11 @@
  * The six triggers each managed table carries (names pinned by the fixtures):
  * - `trg_<t>_bi_guard`, `_bu_guard`, `_bd_guard`: abort app writes with SYNC_TRANSITION_PENDING while
  *   a destructive transition is pending (`_sync_operation_state.kind <> 'none'`) and the runtime is
- *   not applying authoritative state itself (`apply_mode <> 1`);
+ *   not applying authoritative state itself (`apply_mode <> 1`); the insert and update guards also
+ *   abort an app write whose key the server could never store with SYNC_KEY_INVALID (a BLOB key
+ *   that is not 16 bytes, a TEXT key that is not text, or a TEXT key that looks like a UUID but is
+ *   not its canonical lowercase form, such as iOS's `uuidString`), so the app's own INSERT fails
+ *   instead of every later sync;
  * - `trg_<t>_ai`, `_au`, `_ad`: record each local write as one coalesced dirty row per key, unless
  *   the runtime is applying authoritative state (`apply_mode <> 0`).
  *
@@ -13,12 +17,26 @@
  * old key followed by an upsert of the new one.
  */
 import type { SqliteExecutor } from "../drivers/sqlite-driver.js";
-import { TRANSITION_PENDING_MESSAGE } from "../drivers/sqlite-error.js";
+import { INVALID_KEY_MESSAGE, TRANSITION_PENDING_MESSAGE } from "../drivers/sqlite-error.js";
 import { keyJsonSql, localPayloadSql } from "./capture-sql.js";
 import { NOW_TIMESTAMP_SQL, quoteIdent, quoteText } from "./sql-text.js";
 import type { ManagedTable } from "./table-metadata.js";
 
 const CAPTURING = "NOT EXISTS (SELECT 1 FROM _sync_apply_state WHERE singleton_key = 1 AND apply_mode <> 0)";
+/** Not the runtime's own authoritative writes: rows from the server are applied as they are. */
+const APP_WRITE = "NOT EXISTS (SELECT 1 FROM _sync_apply_state WHERE singleton_key = 1 AND apply_mode = 1)";
+/** The canonical UUID shape, in lowercase hex. */
+const UUID_GLOB =
+  "'[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-" +
+  "[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-" +
+  "[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'";
+
+/** The condition under which NEW's key could never reach the server. */
+function invalidKeySql(table: ManagedTable): string {
+  const key = `NEW.${quoteIdent(table.keyColumn.name)}`;
+  if (table.keyColumn.kind === "UUID_BLOB") return `typeof(${key}) <> 'blob' OR length(${key}) <> 16`;
+  return `typeof(${key}) <> 'text' OR (lower(${key}) GLOB ${UUID_GLOB} AND ${key} <> lower(${key}))`;
+}
 const TRANSITION_PENDING =
   "EXISTS (SELECT 1 FROM _sync_operation_state WHERE singleton_key = 1 AND kind <> 'none') " +
   "AND NOT EXISTS (SELECT 1 FROM _sync_apply_state WHERE singleton_key = 1 AND apply_mode = 1)";
@@ -34,14 +52,20 @@ export function captureTriggerNames(table: ManagedTable): string[] {
 export function captureTriggerSql(schema: string, table: ManagedTable): Map<string, string> {
   const on = quoteIdent(table.sqlName);
   const statements = new Map<string, string>();
-  const guard = (suffix: string, event: string) =>
+  const guard = (suffix: string, event: string, keyInvalid?: string) => {
+    const pending = `SELECT RAISE(ABORT, ${quoteText(TRANSITION_PENDING_MESSAGE)}) WHERE ${TRANSITION_PENDING}`;
+    const badKey = `SELECT RAISE(ABORT, ${quoteText(INVALID_KEY_MESSAGE)}) WHERE ${APP_WRITE} AND (${keyInvalid})`;
     statements.set(
       `trg_${table.name}_${suffix}`,
       `CREATE TRIGGER ${quoteIdent(`trg_${table.name}_${suffix}`)} BEFORE ${event} ON ${on} FOR EACH ROW ` +
-        `WHEN ${TRANSITION_PENDING} BEGIN SELECT RAISE(ABORT, ${quoteText(TRANSITION_PENDING_MESSAGE)}); END`,
+        (keyInvalid === undefined
+          ? `WHEN ${TRANSITION_PENDING} BEGIN SELECT RAISE(ABORT, ${quoteText(TRANSITION_PENDING_MESSAGE)}); END`
+          : `WHEN (${TRANSITION_PENDING}) OR (${APP_WRITE} AND (${keyInvalid})) BEGIN ${pending}; ${badKey}; END`),
     );
-  guard("bi_guard", "INSERT");
-  guard("bu_guard", "UPDATE");
+  };
+  const keyInvalid = invalidKeySql(table);
+  guard("bi_guard", "INSERT", keyInvalid);
+  guard("bu_guard", "UPDATE", keyInvalid);
   guard("bd_guard", "DELETE");
 
   const capture = (suffix: string, event: string, body: readonly string[]) =>

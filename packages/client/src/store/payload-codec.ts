@@ -61,23 +61,60 @@ export function localKeyOfWireKey(table: ManagedTable, key: unknown): { value: K
 
 /**
  * Decodes an authoritative wire payload (committed rows, pull, snapshot, server_row) into exact
- * SQLite values. It must carry exactly the table's columns under their lower-cased names.
+ * SQLite values. It must carry every column of the table under its lower-cased name; members for
+ * columns the table does not have (added on the server after this app's schema) are ignored.
  */
 export function decodeWirePayload(table: ManagedTable, payload: unknown): RowValues {
+  const members = payloadObject(table, payload);
+  const missing = table.columns.filter((column) => !Object.hasOwn(members, column.payloadName));
+  if (missing.length > 0) {
+    throw payloadError(
+      table,
+      `payload for ${table.name} must contain every table column (missing ${missing.map((c) => c.payloadName).join(", ")})`,
+    );
+  }
+  return decodeMembers(table, table.columns, members);
+}
+
+/**
+ * Decodes a wire payload this client queued (the outbox, a carried or re-applied change) into exact
+ * SQLite values. Columns added to the table after the change was captured are absent (the server
+ * and the local upsert leave them alone); a member for a column the table lacks is invalid.
+ */
+export function decodeQueuedPayload(table: ManagedTable, payload: unknown): RowValues {
+  const members = payloadObject(table, payload);
+  checkKnownColumns(table, Object.keys(members));
+  return decodeMembers(
+    table,
+    table.columns.filter((column) => Object.hasOwn(members, column.payloadName)),
+    members,
+  );
+}
+
+function payloadObject(table: ManagedTable, payload: unknown): Record<string, unknown> {
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
     throw payloadError(table, "payload must be a JSON object");
   }
-  const members = payload as Record<string, unknown>;
-  checkColumns(table, Object.keys(members));
+  return payload as Record<string, unknown>;
+}
+
+function decodeMembers(
+  table: ManagedTable,
+  columns: readonly ColumnInfo[],
+  members: Record<string, unknown>,
+): RowValues {
   return Object.fromEntries(
-    table.columns.map((column) => [
+    columns.map((column) => [
       column.payloadName,
       codec(table, () => decodeWireValue(column.kind, members[column.payloadName]), column),
     ]),
   );
 }
 
-/** Converts a local-form payload (as captured in `_sync_dirty_rows`) to the wire payload to push. */
+/**
+ * Converts a local-form payload (as captured in `_sync_dirty_rows`) to the wire payload to push.
+ * A column the app added locally after the capture is left out (the server keeps its value).
+ */
 export function wirePayloadOfLocalPayload(
   table: ManagedTable,
   localPayload: string,
@@ -87,9 +124,13 @@ export function wirePayloadOfLocalPayload(
   if (typeof members !== "object" || members === null || Array.isArray(members)) {
     throw payloadError(table, "local payload must be a JSON object");
   }
-  checkColumns(table, Object.keys(members));
+  checkKnownColumns(table, Object.keys(members));
+  if (!Object.hasOwn(members, table.keyColumn.payloadName)) {
+    throw payloadError(table, `local payload for ${table.name} lacks the key ${table.keyColumn.payloadName}`);
+  }
   const wire: Record<string, string | null> = {};
   for (const column of table.columns) {
+    if (!Object.hasOwn(members, column.payloadName)) continue;
     const value = members[column.payloadName];
     // A TEXT-kind column may hold a number SQLite stored natively; its exact token is its text.
     const token = typeof value === "number" ? document.numberToken(members, column.payloadName) : undefined;
@@ -131,12 +172,16 @@ function localValueToWire(column: ColumnInfo, value: unknown): string | null {
   }
 }
 
-function checkColumns(table: ManagedTable, names: readonly string[]): void {
+function checkKnownColumns(table: ManagedTable, names: readonly string[]): void {
   for (const name of names) {
     if (!table.columnsByPayloadName.has(name)) {
       throw payloadError(table, `payload for ${table.name} contains unknown column ${name}`);
     }
   }
+}
+
+function checkColumns(table: ManagedTable, names: readonly string[]): void {
+  checkKnownColumns(table, names);
   if (names.length !== table.columns.length) {
     const missing = table.columns
       .filter((column) => !names.includes(column.payloadName))

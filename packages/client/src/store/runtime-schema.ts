@@ -1,7 +1,8 @@
 /**
  * The durable `_sync_*` layout (protocol-latest §7; pinned structurally by the
  * `runtime-state/schema/v1.json` and `local-schema/*` fixtures): table and column names, declared
- * types, NOT NULL, defaults, primary keys, CHECKs and the dirty-ordinal index, plus the seed rows.
+ * types, NOT NULL, defaults, primary keys, CHECKs and the dirty-ordinal index, plus the seed rows;
+ * and oversync's one table of its own, created on first use.
  */
 import type { SqliteExecutor } from "../drivers/sqlite-driver.js";
 
@@ -132,8 +133,36 @@ const RUNTIME_TABLES: readonly { readonly name: string; readonly body: readonly 
   },
 ];
 
-/** Names of every runtime table. */
-export const RUNTIME_TABLE_NAMES: readonly string[] = RUNTIME_TABLES.map((table) => table.name);
+/**
+ * oversync's own table, outside the pinned `_sync_` layout: changes the server refused for good,
+ * kept until the app retries or discards them (engine/rejected-changes.ts). It is created by the
+ * first rejection, so a database that never had one keeps exactly the pinned layout.
+ */
+export const REJECTED_CHANGES_TABLE = "_oversync_rejected_changes";
+
+/** Creates the rejected-changes table if it is missing. */
+export async function ensureRejectedChangesTable(db: SqliteExecutor): Promise<void> {
+  await db.exec(
+    `CREATE TABLE IF NOT EXISTS ${REJECTED_CHANGES_TABLE} (
+  schema_name TEXT NOT NULL,
+  table_name TEXT NOT NULL,
+  key_json TEXT NOT NULL,
+  op TEXT NOT NULL ${OP_CHECK},
+  base_row_version INTEGER NOT NULL,
+  payload TEXT,
+  code TEXT NOT NULL,
+  message TEXT NOT NULL,
+  rejected_at TEXT NOT NULL ${NOW_DEFAULT},
+  PRIMARY KEY (schema_name, table_name, key_json)
+)`,
+  );
+}
+
+/** Names of every runtime table, ours included. */
+export const RUNTIME_TABLE_NAMES: readonly string[] = [
+  ...RUNTIME_TABLES.map((table) => table.name),
+  REJECTED_CHANGES_TABLE,
+];
 
 /**
  * Creates whatever part of the layout is missing, seeds the singleton rows, and clears a stuck

@@ -7,7 +7,11 @@ import type { SqliteExecutor, SqliteRow, SqliteValue } from "../drivers/sqlite-d
 import { OversyncClientError } from "../errors.js";
 import { localPayloadSql } from "./capture-sql.js";
 import { keyValueOfLocalKeyJson } from "./payload-codec.js";
-import { CANONICAL_JSON_CONTRACT } from "./runtime-schema.js";
+import {
+  CANONICAL_JSON_CONTRACT,
+  REJECTED_CHANGES_TABLE,
+  ensureRejectedChangesTable,
+} from "./runtime-schema.js";
 import { NOW_TIMESTAMP_SQL, quoteIdent } from "./sql-text.js";
 import type { SyncSchema } from "./table-metadata.js";
 
@@ -117,6 +121,14 @@ export interface DirtyRow {
 
 /** What a caller writes to queue (or re-queue) a local change. */
 export type DirtyRowInput = Pick<DirtyRow, "tableName" | "keyJson" | "op" | "baseRowVersion" | "payload">;
+
+/** A local change the server refused for good, as stored in `_oversync_rejected_changes`. */
+export interface StoredRejection extends DirtyRowInput {
+  /** The server's error code, e.g. `push_commit_invalid`. */
+  readonly code: string;
+  readonly message: string;
+  readonly rejectedAt: string;
+}
 
 /** The authoritative version the client knows for a key (`_sync_row_state`). */
 export interface RowState {
@@ -355,6 +367,79 @@ export class RuntimeState {
   /** Removes the dirty rows `listDirtyRows` returns (this schema's). */
   async deleteListedDirtyRows(): Promise<void> {
     await this.db.run("DELETE FROM _sync_dirty_rows WHERE schema_name = ?", [this.schema.schema]);
+  }
+
+  // Rejected changes.
+
+  /** Every rejected change of this schema, oldest first. */
+  async listRejections(): Promise<StoredRejection[]> {
+    if (!(await this.hasRejections())) return [];
+    const rows = await this.db.query(
+      "SELECT table_name, key_json, op, base_row_version, payload, code, message, rejected_at " +
+        "FROM _oversync_rejected_changes WHERE schema_name = ? ORDER BY rejected_at, table_name, key_json",
+      [this.schema.schema],
+    );
+    return rows.map((row) => ({
+      tableName: text(row, "table_name"),
+      keyJson: text(row, "key_json"),
+      op: text(row, "op") as RowOp,
+      baseRowVersion: int(row, "base_row_version"),
+      payload: row.payload === null ? null : text(row, "payload"),
+      code: text(row, "code"),
+      message: text(row, "message"),
+      rejectedAt: text(row, "rejected_at"),
+    }));
+  }
+
+  /** The rejected change of one key, if any. */
+  async readRejection(tableName: string, keyJson: string): Promise<StoredRejection | undefined> {
+    return (await this.listRejections()).find(
+      (entry) => entry.tableName === tableName && entry.keyJson === keyJson,
+    );
+  }
+
+  /** Records a rejected change, replacing an earlier rejection of the same key. */
+  async putRejection(row: DirtyRowInput, code: string, message: string): Promise<void> {
+    await ensureRejectedChangesTable(this.db);
+    await this.db.run(
+      "INSERT OR REPLACE INTO _oversync_rejected_changes " +
+        "(schema_name, table_name, key_json, op, base_row_version, payload, code, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      [
+        this.schema.schema,
+        row.tableName,
+        row.keyJson,
+        row.op,
+        row.baseRowVersion,
+        row.payload,
+        code,
+        message,
+      ],
+    );
+  }
+
+  /** Forgets the rejection of one key (true when there was one). */
+  async deleteRejection(tableName: string, keyJson: string): Promise<boolean> {
+    if (!(await this.hasRejections())) return false;
+    const result = await this.db.run(
+      "DELETE FROM _oversync_rejected_changes WHERE schema_name = ? AND table_name = ? AND key_json = ?",
+      [this.schema.schema, tableName, keyJson],
+    );
+    return result.changes > 0;
+  }
+
+  /** Number of rejected changes. */
+  async countRejections(): Promise<bigint> {
+    if (!(await this.hasRejections())) return 0n;
+    return this.count("SELECT count(*) AS n FROM _oversync_rejected_changes");
+  }
+
+  /** True once the first rejection created the table. */
+  private async hasRejections(): Promise<boolean> {
+    const rows = await this.db.query(
+      "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = ?",
+      [REJECTED_CHANGES_TABLE],
+    );
+    return rows.length > 0;
   }
 
   // Row state.

@@ -36,11 +36,16 @@ export function checkRequestValue<T>(schema: z.ZodType<T>, value: unknown, inval
 
 /**
  * Validates query parameters. Each known parameter may appear once; parameters the schema does not
- * name are ignored, as proxies and caches may add their own.
+ * name are ignored, as proxies and caches may add their own (repeated ones included).
  */
-export function decodeQuery<T>(schema: z.ZodType<T>, params: URLSearchParams, invalidCode: ErrorCode): T {
+export function decodeQuery<T>(
+  schema: z.ZodType<T> & { readonly shape: object },
+  params: URLSearchParams,
+  invalidCode: ErrorCode,
+): T {
   const values: Record<string, string> = {};
   for (const [name, value] of params) {
+    if (!Object.hasOwn(schema.shape, name)) continue;
     if (Object.hasOwn(values, name)) {
       throw new OversyncError(invalidCode, `${name}: query parameter appears more than once`);
     }

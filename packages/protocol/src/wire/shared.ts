@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { isValidSourceId } from "../capabilities.js";
+import { sourceIdProblem, userIdProblem } from "../identity.js";
 import { isCanonicalUuid } from "../values.js";
 
 /** The hidden owner column on the server; it never appears in a key or payload on the wire. */
@@ -37,11 +38,27 @@ export function nonBlankString(label: string) {
   return z.string().refine((value) => value.trim().length > 0, `${label} must be non-empty`);
 }
 
-/** A source id (header `Oversync-Source-ID`, bundle `source_id`). */
+/** A source id a server sends (bundle `source_id`, error bodies): the wire rule only. */
 export function sourceIdSchema(label: string) {
   return z
     .string()
     .refine(isValidSourceId, `${label} must be one or more visible ASCII characters (0x21–0x7E)`);
+}
+
+/** A source id a request body names: the wire rule plus the length limit (identity.ts). */
+export function requestSourceIdSchema(label: string) {
+  return z.string().superRefine((value, ctx) => {
+    const problem = sourceIdProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${label} ${problem}`, input: value });
+  });
+}
+
+/** A user id a request names (sign-in, test helpers): non-blank and within the identity rules. */
+export function userIdSchema(label: string) {
+  return nonBlankString(label).superRefine((value, ctx) => {
+    const problem = userIdProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${label} ${problem}`, input: value });
+  });
 }
 
 /** A canonical session token (`push_id`, `initialization_id`): lowercase dashed UUID. */

@@ -6,7 +6,13 @@ import type { SnapshotRowText } from "../hashes.js";
 import { ProtocolViolationError } from "../protocol-violation.js";
 import { StrictJsonError, type StrictJsonDocument, parseStrictJson } from "../strict-json.js";
 import { checkRequestValue, decodeQuery, decodeResponseValue, queryInt, requireResponse } from "./decode.js";
-import { HIDDEN_SCOPE_COLUMN, envelopeInt, nonBlankString, sourceIdSchema, wireKeySchema } from "./shared.js";
+import {
+  HIDDEN_SCOPE_COLUMN,
+  envelopeInt,
+  nonBlankString,
+  requestSourceIdSchema,
+  wireKeySchema,
+} from "./shared.js";
 
 /** Why a client asks for a source replacement. */
 export const SOURCE_REPLACEMENT_REASONS = [
@@ -20,8 +26,8 @@ export const SOURCE_REPLACEMENT_REASONS = [
 export const snapshotCreateRequestSchema = z.strictObject({
   source_replacement: z
     .strictObject({
-      previous_source_id: sourceIdSchema("previous_source_id"),
-      new_source_id: sourceIdSchema("new_source_id"),
+      previous_source_id: requestSourceIdSchema("previous_source_id"),
+      new_source_id: requestSourceIdSchema("new_source_id"),
       reason: z.enum(SOURCE_REPLACEMENT_REASONS),
     })
     .refine((replacement) => replacement.new_source_id !== replacement.previous_source_id, {

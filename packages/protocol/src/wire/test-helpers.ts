@@ -4,11 +4,11 @@
  */
 import { z } from "zod";
 import { decodeQuery, decodeRequestBody } from "./decode.js";
-import { envelopeInt, nonBlankString } from "./shared.js";
+import { envelopeInt, nonBlankString, userIdSchema } from "./shared.js";
 
 /** Sign-in request; any password is accepted; `device` is sent by the latest clients only. */
 export const dummySigninRequestSchema = z.strictObject({
-  user: nonBlankString("user"),
+  user: userIdSchema("user"),
   password: z.string(),
   device: z.string().optional(),
 });
@@ -33,7 +33,7 @@ export type DummySigninResponse = z.infer<typeof dummySigninResponseSchema>;
 
 /** Retention-floor request: move the user's retained floor to N ≥ 0. */
 export const retentionFloorRequestSchema = z.strictObject({
-  user_id: nonBlankString("user_id"),
+  user_id: userIdSchema("user_id"),
   retained_bundle_floor: envelopeInt("retained_bundle_floor", "non_negative"),
 });
 
@@ -57,7 +57,7 @@ export type RetentionFloorResponse = z.infer<typeof retentionFloorResponseSchema
 
 /** Watch-subscribers query: `user_id` is required. */
 export const watchSubscribersQuerySchema = z.object({
-  user_id: nonBlankString("user_id"),
+  user_id: userIdSchema("user_id"),
 });
 
 /** Decodes the watch-subscribers query; a missing user_id is 400 invalid_request. */

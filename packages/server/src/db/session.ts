@@ -1,7 +1,9 @@
 /**
- * Running work on one checked-out session: transactions with a chosen isolation level, retries of
- * the transient failures PostgreSQL reports under contention, and identifier quoting.
+ * Running work on one checked-out session: checkout that survives the connection failing under it,
+ * transactions with a chosen isolation level, retries of the transient failures PostgreSQL reports
+ * under contention, and identifier quoting.
  */
+import { DatabaseUnavailableError, isConnectionLoss } from "./database-unavailable.js";
 import type { SqlClient, SqlPool, SqlQueryable } from "./sql-pool.js";
 
 /** Transaction isolation levels the runtime uses. */
@@ -28,19 +30,50 @@ export function sqlState(error: unknown): string | undefined {
 }
 
 /**
- * Checks out one client, runs `work` on it and releases it. A client whose work failed is
- * discarded, so a session left in an unknown state never returns to the pool.
+ * Checks out one client, runs `work` on it and releases it. A client whose work failed, or whose
+ * connection failed while it was held, is discarded, so a session left in an unknown state never
+ * returns to the pool. Failing to get a session, and any failure once the connection was lost, is
+ * a DatabaseUnavailableError carrying the driver's error as `cause`.
  */
 export async function withClient<T>(pool: SqlPool, work: (client: SqlClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  let client: SqlClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw new DatabaseUnavailableError("could not get a database session", error);
+  }
+  let lost: Error | undefined;
+  // Without a listener, node-postgres' "error" event on a checked-out client ends the process. Once
+  // released, the pool's own idle listener takes over.
+  const onError = (error: Error) => {
+    lost ??= error;
+  };
+  client.on?.("error", onError);
   try {
     const result = await work(client);
-    client.release();
+    client.removeListener?.("error", onError);
+    // The connection may fail after the work's last statement answered: the result stands.
+    client.release(lost ?? undefined);
     return result;
   } catch (error) {
+    client.removeListener?.("error", onError);
     client.release(error instanceof Error ? error : true);
+    if (lost !== undefined || isConnectionLoss(error)) {
+      throw new DatabaseUnavailableError("the database connection was lost during the call", error);
+    }
     throw error;
   }
+}
+
+/**
+ * One-shot statements on `pool`, each on its own session through withClient, so they get the same
+ * error listener and the same DatabaseUnavailableError as every other call.
+ */
+export function oneShotQueries(pool: SqlPool): SqlQueryable {
+  return {
+    query: <Row = Record<string, unknown>>(text: string, values?: unknown[]) =>
+      withClient(pool, (client) => client.query<Row>(text, values)),
+  };
 }
 
 /**

@@ -19,6 +19,14 @@ export interface SqlQueryable {
 /** One checked-out session. `release(error)` discards it instead of returning it to the pool. */
 export interface SqlClient extends SqlQueryable {
   release(error?: Error | boolean): void;
+  /**
+   * node-postgres emits "error" on a checked-out client whose connection fails (a terminated
+   * backend, a restart, a dropped socket), and an "error" event without a listener ends the
+   * process; withClient listens for it while it holds the client. Sessions that cannot fail that
+   * way (PGlite's in-process one) leave both methods out.
+   */
+  on?(event: "error", listener: (error: Error) => void): unknown;
+  removeListener?(event: "error", listener: (error: Error) => void): unknown;
 }
 
 /** A source of sessions, plus one-shot queries for callers that hold no client. */

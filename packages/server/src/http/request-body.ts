@@ -4,6 +4,9 @@ import { OversyncError } from "@oversync/protocol";
 /**
  * Reads `request`'s body as text. A declared or actual size above `maxBytes` is 413
  * request_too_large, read no further; a compressed body or invalid UTF-8 is 400 invalid_request.
+ * A body that stops arriving (the client went away mid-body, or the server's request timeout cut
+ * it off) is 400 invalid_request as well: the client's doing, not a server fault, so it is never
+ * logged as one, and anyone can cause it, so it must not fill the error log.
  */
 export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
   const encoding = request.headers.get("content-encoding");
@@ -21,7 +24,13 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch((error: unknown) => {
+      throw new OversyncError(
+        "invalid_request",
+        "the request body was cut off before it was complete (the connection closed or timed out); send the request again",
+        { cause: error },
+      );
+    });
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {

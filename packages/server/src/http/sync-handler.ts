@@ -4,7 +4,7 @@
  * turns every failure into a JSON error body; unexpected faults are logged and answered with the
  * route's generic 5xx code, never with their message or stack.
  */
-import { OversyncError, SOURCE_ID_HEADER, isValidSourceId } from "@oversync/protocol";
+import { OversyncError, SOURCE_ID_HEADER, sourceIdProblem, userIdProblem } from "@oversync/protocol";
 import type { Actor, SyncService } from "../runtime/sync-service.js";
 import { readBodyText } from "./request-body.js";
 import { errorResponse } from "./responses.js";
@@ -94,7 +94,10 @@ export function createSyncHandler(options: SyncHandlerOptions): FetchHandler {
   };
 }
 
-/** The user from the host's hook (401 when none) and the source from the header (400 when bad). */
+/**
+ * The user from the host's hook (401 when none, or when its id breaks the identity rules: such a
+ * subject names no user this server can serve) and the source from the header (400 when bad).
+ */
 async function authenticateActor(
   request: Request,
   authenticate: SyncHandlerOptions["authenticate"],
@@ -103,15 +106,20 @@ async function authenticateActor(
   if (user === null || typeof user.userId !== "string" || user.userId === "") {
     throw new OversyncError("authentication_failed", "authentication failed: send valid credentials");
   }
+  const userProblem = userIdProblem(user.userId);
+  if (userProblem !== undefined) {
+    throw new OversyncError(
+      "authentication_failed",
+      `authentication failed: the authenticated user id ${userProblem}; sign in as a valid user`,
+    );
+  }
   const sourceId = request.headers.get(SOURCE_ID_HEADER);
   if (sourceId === null || sourceId === "") {
     throw new OversyncError("invalid_request", `${SOURCE_ID_HEADER} header is required`);
   }
-  if (!isValidSourceId(sourceId)) {
-    throw new OversyncError(
-      "invalid_request",
-      `${SOURCE_ID_HEADER} header must be one or more visible ASCII characters (0x21-0x7E)`,
-    );
+  const sourceProblem = sourceIdProblem(sourceId);
+  if (sourceProblem !== undefined) {
+    throw new OversyncError("invalid_request", `${SOURCE_ID_HEADER} header ${sourceProblem}`);
   }
   return { userId: user.userId, sourceId };
 }

@@ -5,8 +5,8 @@
  * business writes, `finalizeBundle` forces the deferred constraint checks (so their failures, and
  * any rows written by deferred constraint triggers, happen before the bundle is sealed), takes the
  * stage rows, normalises them to one effect per row, reserves the user's next gapless `bundle_seq`,
- * renders every value to its wire form once, hashes, and stores the bundle with its rows and the
- * new row versions.
+ * renders every value to its wire form once, checks each row fits a snapshot, hashes, and stores
+ * the bundle with its rows and the new row versions.
  */
 import {
   type BundleHashRow,
@@ -19,6 +19,7 @@ import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import { BUNDLE_USER_SETTING } from "./capture-triggers.js";
 import type { WireValue } from "./column-codec.js";
+import { checkSnapshotRowSize } from "./snapshot-row-size.js";
 import { OP_CODES, OP_NAMES } from "./sync-layout.js";
 import type { RegisteredTable, TableDirectory } from "./table-catalog.js";
 
@@ -70,12 +71,15 @@ export async function openBundleContext(client: SqlQueryable, userId: string): P
 
 /**
  * Seals the current transaction's captured effects as the user's next bundle. Returns undefined
- * (and stores nothing) when the effects cancel out or nothing was written.
+ * (and stores nothing) when the effects cancel out or nothing was written. Throws
+ * SnapshotRowTooLargeError when a row's after-image would take more than `maxSnapshotRowBytes` in a
+ * snapshot (the caller's transaction must then roll back).
  */
 export async function finalizeBundle(
   client: SqlQueryable,
   directory: TableDirectory,
   identity: BundleIdentity,
+  maxSnapshotRowBytes: number,
 ): Promise<CommittedBundle | undefined> {
   await client.query("SET CONSTRAINTS ALL IMMEDIATE");
   const { rows: staged } = await client.query<StageRow>(
@@ -96,6 +100,9 @@ export async function finalizeBundle(
   const payloadTexts: (string | null)[] = [];
   for (const row of normalized) {
     const payload = row.payload === null ? null : renderPayload(row.table, row.payload);
+    if (payload !== null) {
+      checkSnapshotRowSize(row.table, row.keyText, bundleSeq, payload, maxSnapshotRowBytes);
+    }
     hashRows.push({
       schema: row.table.schema,
       table: row.table.table,

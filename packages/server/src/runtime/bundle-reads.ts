@@ -79,9 +79,11 @@ export async function readCommittedRows(
     limits.max_rows_per_committed_bundle_chunk,
   );
   const after = request.after_row_ordinal ?? -1;
+  // $3 is cast to bigint: the cursor may be any safe integer, and bound as row_ordinal's integer
+  // type one beyond 2^31−1 fails the statement (a 500) instead of reading an empty page.
   const { rows } = await client.query<StoredRow>(
     `SELECT bundle_seq, row_ordinal, table_id, key_text, op, payload_wire FROM sync.bundle_rows
-      WHERE user_pk = $1 AND bundle_seq = $2 AND row_ordinal > $3
+      WHERE user_pk = $1 AND bundle_seq = $2 AND row_ordinal > $3::bigint
       ORDER BY row_ordinal LIMIT $4`,
     [user.userPk, bundleSeq, after, maxRows + 1],
   );

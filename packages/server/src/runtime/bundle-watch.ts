@@ -26,6 +26,12 @@ export const DEFAULT_WATCH_CHANNEL = "oversync_bundle_change_v1";
 export const DEFAULT_WATCH_HEARTBEAT_MS = 25_000;
 
 /**
+ * Open watch streams one process serves one user when the host sets no cap: room for many devices
+ * and tabs of one person, while one token cannot hold an unbounded number of sockets and timers.
+ */
+export const DEFAULT_WATCH_MAX_STREAMS_PER_USER = 16;
+
+/**
  * Source ids longer than this are left out of the NOTIFY payload (PostgreSQL refuses payloads of
  * 8000 bytes or more, and a failed NOTIFY would fail the commit); the event then carries only the
  * seq, which is all a client needs to pull.
@@ -45,6 +51,12 @@ export interface BundleChangeWatchOptions {
   /** A stream idle this long gets a `: heartbeat` comment. Default 25000 ms. */
   readonly heartbeatIntervalMs?: number;
   /**
+   * Most streams this process holds open for one user at a time; one more is refused with 429
+   * `bundle_change_watch_limit_exceeded` (and `Retry-After`) until one of them closes. The count is
+   * per process, so behind a load balancer a user may hold this many on each instance. Default 16.
+   */
+  readonly maxStreamsPerUser?: number;
+  /**
    * May this actor watch? When it answers false, `/sync/watch` is 403
    * `bundle_change_watch_forbidden` and capabilities advertise `bundle_change_watch: false` to it.
    */
@@ -56,6 +68,7 @@ export interface ResolvedWatchOptions {
   readonly notifications: NotificationSource;
   readonly channel: string;
   readonly heartbeatIntervalMs: number;
+  readonly maxStreamsPerUser: number;
   readonly allow: ((actor: Actor) => boolean | Promise<boolean>) | undefined;
 }
 
@@ -80,7 +93,19 @@ export function resolveWatchOptions(options: BundleChangeWatchOptions): Resolved
       `watch.heartbeatIntervalMs ${heartbeatIntervalMs} must be a positive whole number of milliseconds`,
     );
   }
-  return { notifications: options.notifications, channel, heartbeatIntervalMs, allow: options.allow };
+  const maxStreamsPerUser = options.maxStreamsPerUser ?? DEFAULT_WATCH_MAX_STREAMS_PER_USER;
+  if (!Number.isSafeInteger(maxStreamsPerUser) || maxStreamsPerUser <= 0) {
+    throw new ServiceConfigError(
+      `watch.maxStreamsPerUser ${maxStreamsPerUser} must be a positive whole number of streams`,
+    );
+  }
+  return {
+    notifications: options.notifications,
+    channel,
+    heartbeatIntervalMs,
+    maxStreamsPerUser,
+    allow: options.allow,
+  };
 }
 
 /** The header of a committed bundle, as a NOTIFY announces it. */
@@ -239,31 +264,43 @@ export class BundleWatchHub {
 
   /**
    * Opens a stream for `userId`, whose scope must be initialized (409 scope_uninitialized or
-   * scope_initializing otherwise). It is registered before the latest seq is read, so a bundle
-   * committed meanwhile is either counted in that read or delivered by its notification.
+   * scope_initializing otherwise), within the user's stream cap (429
+   * bundle_change_watch_limit_exceeded beyond it). The stream takes its place in the count before
+   * anything is awaited, so concurrent opens cannot overrun the cap, and a refused one costs no
+   * database work. It is registered before the latest seq is read, so a bundle committed meanwhile
+   * is either counted in that read or delivered by its notification.
    */
   async subscribe(userId: string, afterBundleSeq: number): Promise<BundleWatch> {
     if (this.#closed) throw new OversyncError("service_unavailable", "the sync service is shutting down");
-    await this.#listen();
-    const user = await requireInitializedUser(this.#pool, userId);
-    const userPk = user.userPk;
-    const subscription = new WatchSubscription(this.#options.heartbeatIntervalMs, (closed) =>
-      this.#remove(userPk, userId, closed),
-    );
-    let subscribers = this.#byUserPk.get(userPk);
-    if (subscribers === undefined) {
-      subscribers = new Set();
-      this.#byUserPk.set(userPk, subscribers);
+    const open = this.#counts.get(userId) ?? 0;
+    if (open >= this.#options.maxStreamsPerUser) {
+      throw new OversyncError(
+        "bundle_change_watch_limit_exceeded",
+        `this user already has ${open} open watch streams, the most this server allows; close one or retry later`,
+      );
     }
-    subscribers.add(subscription);
-    this.#counts.set(userId, (this.#counts.get(userId) ?? 0) + 1);
+    this.#counts.set(userId, open + 1);
+    let subscription: WatchSubscription | undefined;
     try {
+      await this.#listen();
+      const user = await requireInitializedUser(this.#pool, userId);
+      const userPk = user.userPk;
+      subscription = new WatchSubscription(this.#options.heartbeatIntervalMs, (closed) =>
+        this.#remove(userPk, userId, closed),
+      );
+      let subscribers = this.#byUserPk.get(userPk);
+      if (subscribers === undefined) {
+        subscribers = new Set();
+        this.#byUserPk.set(userPk, subscribers);
+      }
+      subscribers.add(subscription);
       const latest = await this.#latestSeqs([userPk]);
       // close() may have run while this subscriber was being set up; it must not outlive it.
       if (this.#closed) throw new OversyncError("service_unavailable", "the sync service is shutting down");
       subscription.start(afterBundleSeq, latest.get(userPk) ?? 0);
     } catch (error) {
-      subscription.close();
+      if (subscription === undefined) this.#release(userId);
+      else subscription.close();
       throw error;
     }
     return subscription;
@@ -343,6 +380,11 @@ export class BundleWatchHub {
     const subscribers = this.#byUserPk.get(userPk);
     if (subscribers === undefined || !subscribers.delete(subscription)) return;
     if (subscribers.size === 0) this.#byUserPk.delete(userPk);
+    this.#release(userId);
+  }
+
+  /** Gives back one of `userId`'s places in the stream count. */
+  #release(userId: string): void {
     const count = (this.#counts.get(userId) ?? 1) - 1;
     if (count > 0) this.#counts.set(userId, count);
     else this.#counts.delete(userId);

@@ -33,6 +33,8 @@ export interface ColumnInfo {
   /** information_schema `character_maximum_length`, used for varchar/bpchar when no typmod is given. */
   readonly characterMaximumLength?: number | null;
   readonly notNull: boolean;
+  /** True when the column has a default, so an INSERT may leave it out. */
+  readonly hasDefault?: boolean;
 }
 
 /** How a column's values are validated and rendered. */
@@ -65,6 +67,8 @@ export interface ColumnCodec {
   readonly sqlType: string;
   readonly family: ColumnFamily;
   readonly notNull: boolean;
+  /** True when an INSERT may leave the column out: it is nullable or has a default. */
+  readonly optionalOnInsert: boolean;
   /**
    * The SQL expression, over the column reference `ref` (e.g. `NEW."rating"`), whose value a
    * capture trigger stores in a jsonb object; its JSON form is what `toWire` takes. It never
@@ -161,6 +165,7 @@ export function describeColumn(info: ColumnInfo): ColumnCodec {
     sqlType: rules.sqlType,
     family: rules.family,
     notNull: info.notNull,
+    optionalOnInsert: !info.notNull || info.hasDefault === true,
     captureSql: rules.capture,
     toWire(stored) {
       if (stored === null || stored === undefined) return null;
@@ -319,7 +324,11 @@ function characterRules(type: "varchar" | "bpchar", length: number | undefined):
       const text = parseText(value);
       // Like PostgreSQL, excess characters are allowed only when they are trailing spaces.
       if (length !== undefined) {
-        const significant = [...text.replace(/ +$/, "")].length;
+        // A loop, not / +$/: that regex backtracks quadratically on a long run of spaces followed
+        // by another character, which froze the event loop for minutes on one uploaded value.
+        let end = text.length;
+        while (end > 0 && text.charCodeAt(end - 1) === 0x20) end--;
+        const significant = [...text.slice(0, end)].length;
         if (significant > length) {
           throw new WireValueError(`text of ${significant} characters is too long for ${type}(${length})`);
         }

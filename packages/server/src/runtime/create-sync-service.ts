@@ -6,12 +6,14 @@
 import {
   type CapabilitiesResponse,
   type ErrorCode,
-  isValidSourceId,
   OversyncError,
   PROTOCOL_VERSION,
   serverFeatures,
+  sourceIdProblem,
+  userIdProblem,
 } from "@oversync/protocol";
-import { inTransaction, withClient } from "../db/session.js";
+import { DatabaseUnavailableError } from "../db/database-unavailable.js";
+import { inTransaction, oneShotQueries, withClient } from "../db/session.js";
 import type { SqlClient, SqlQueryable } from "../db/sql-pool.js";
 import { bootstrapSyncSchema } from "./bootstrap.js";
 import { readCommittedRows, readPullPage } from "./bundle-reads.js";
@@ -57,6 +59,7 @@ import {
   resolveLimits,
 } from "./service-options.js";
 import { readServiceCounters } from "./service-status.js";
+import { checkUploadedRowSizes } from "./snapshot-row-size.js";
 import type { Actor, BundleWatch, ServiceLifecycle, ServiceStatus, SyncService } from "./sync-service.js";
 import type { TableDirectory } from "./table-catalog.js";
 
@@ -73,9 +76,11 @@ export interface SyncRuntime extends SyncService {
   /**
    * Runs `write` in one transaction and commits what it changed to registered tables as one bundle
    * from `source`, which must be that source's next expected tuple; the scope must be initialized.
-   * Nothing changed, no bundle. Errors: ServerWriteError `invalid_server_write`; OversyncError
-   * `scope_uninitialized`, `scope_initializing`, `history_pruned` (a tuple below the next one),
-   * `source_sequence_out_of_order`, `source_retired`, `service_unavailable`; whatever `write` throws.
+   * Nothing changed, no bundle. Errors: ServerWriteError `invalid_server_write`,
+   * `snapshot_row_too_large`; OversyncError `scope_uninitialized`, `scope_initializing`,
+   * `history_pruned` (a tuple below the next one), `source_sequence_out_of_order`, `source_retired`,
+   * `service_unavailable`; DatabaseUnavailableError when no session can be had or its connection
+   * drops; whatever `write` throws.
    */
   withinSyncBundle<T>(
     actor: Pick<Actor, "userId">,
@@ -106,6 +111,8 @@ class Runtime implements SyncRuntime {
   private readonly watch: ResolvedWatchOptions | undefined;
   private readonly watchHub: BundleWatchHub | undefined;
   private readonly retention: ResolvedRetention | undefined;
+  /** Statements outside any call's session (status counters, watch reads), each on its own session. */
+  private readonly oneShot: SqlQueryable;
   private directory: TableDirectory | undefined;
   private lifecycle: ServiceLifecycle = "running";
   private inflight = 0;
@@ -113,7 +120,15 @@ class Runtime implements SyncRuntime {
   readonly scopeManager: ScopeManager = {
     execWrite: (scopeId, options, write) =>
       this.serverWrite((client, directory) =>
-        execScopeWrite(client, directory, this.committedHook, scopeId, options, write),
+        execScopeWrite(
+          client,
+          directory,
+          this.committedHook,
+          this.limits.max_bytes_per_snapshot_row,
+          scopeId,
+          options,
+          write,
+        ),
       ),
   };
 
@@ -123,8 +138,9 @@ class Runtime implements SyncRuntime {
     this.rowBudget = options.pullPageRowBudget ?? DEFAULT_PULL_PAGE_ROW_BUDGET;
     this.retention = resolveRetention(options.retention);
     this.watch = options.watch === undefined ? undefined : resolveWatchOptions(options.watch);
+    this.oneShot = oneShotQueries(options.pool);
     this.watchHub =
-      this.watch === undefined ? undefined : new BundleWatchHub(options.pool, this.watch, this.logger);
+      this.watch === undefined ? undefined : new BundleWatchHub(this.oneShot, this.watch, this.logger);
   }
 
   async bootstrap(): Promise<{ layout: "created" | "verified" }> {
@@ -174,6 +190,7 @@ class Runtime implements SyncRuntime {
         );
       }
       const rows = validatePushRows(directory, request.rows);
+      checkUploadedRowSizes(rows, this.limits.max_bytes_per_snapshot_row);
       return withClient(this.options.pool, (client) =>
         inTransaction(client, { attempts: WRITE_ATTEMPTS }, () =>
           uploadPushChunk(client, actor, pushId, request, rows, this.limits),
@@ -261,7 +278,15 @@ class Runtime implements SyncRuntime {
     write: (tx: BundleTransaction) => Promise<T>,
   ): Promise<SyncBundleResult<T>> {
     return this.serverWrite((client, directory) =>
-      writeWithinSyncBundle(client, directory, this.committedHook, actor.userId, source, write),
+      writeWithinSyncBundle(
+        client,
+        directory,
+        this.committedHook,
+        this.limits.max_bytes_per_snapshot_row,
+        actor.userId,
+        source,
+        write,
+      ),
     );
   }
 
@@ -286,11 +311,13 @@ class Runtime implements SyncRuntime {
   }
 
   setRetainedFloor(userId: string, floor: number): Promise<void> {
-    return this.track("retained floor update", "retention_floor_update_failed", { userId }, () =>
-      withClient(this.options.pool, (client) =>
+    return this.track("retained floor update", "retention_floor_update_failed", { userId }, () => {
+      const problem = userIdProblem(userId);
+      if (problem !== undefined) throw new OversyncError("invalid_request", `user id ${problem}`);
+      return withClient(this.options.pool, (client) =>
         inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => moveRetainedFloor(client, userId, floor)),
-      ),
-    );
+      );
+    });
   }
 
   /**
@@ -350,8 +377,9 @@ class Runtime implements SyncRuntime {
     let counters: Awaited<ReturnType<typeof readServiceCounters>> | undefined;
     if (this.directory !== undefined) {
       try {
-        counters = await readServiceCounters(this.options.pool);
+        counters = await readServiceCounters(this.oneShot);
       } catch (error) {
+        if (error instanceof DatabaseUnavailableError) throw this.unavailable("status query", error, {});
         this.logger.error("status query failed", { error });
         throw new OversyncError(failureCode, "reading the service status failed; retry later");
       }
@@ -463,6 +491,22 @@ class Runtime implements SyncRuntime {
     );
   }
 
+  /**
+   * The answer to a call that lost the database: 503 `service_unavailable`, which clients retry,
+   * with a message that names no driver detail. It is logged as a warning: an outage or a restart
+   * of PostgreSQL, not a fault of this server, and the pool reconnects by itself.
+   */
+  private unavailable(
+    operation: string,
+    error: DatabaseUnavailableError,
+    context: Readonly<Record<string, string>>,
+  ): OversyncError {
+    this.logger.warn(`${operation} lost the database`, { error, ...context });
+    return new OversyncError("service_unavailable", "the database is unavailable; retry shortly", {
+      cause: error,
+    });
+  }
+
   /** `call` without an actor (`context` goes into the fault log): the service-side operations. */
   private async track<T>(
     operation: string,
@@ -476,6 +520,7 @@ class Runtime implements SyncRuntime {
       return await work(directory);
     } catch (error) {
       if (error instanceof OversyncError) throw error;
+      if (error instanceof DatabaseUnavailableError) throw this.unavailable(operation, error, context);
       this.logger.error(`${operation} failed`, { error, ...context });
       throw new OversyncError(failureCode, `${operation} failed on the server; retry later`, {
         cause: error,
@@ -487,14 +532,17 @@ class Runtime implements SyncRuntime {
   }
 }
 
+/** The identity rules (identity.ts in the protocol) for hosts that call the service directly. */
 function checkActor(actor: Actor): void {
   if (actor.userId.length === 0) {
     throw new OversyncError("authentication_failed", "the request carries no authenticated user");
   }
-  if (!isValidSourceId(actor.sourceId)) {
-    throw new OversyncError(
-      "invalid_request",
-      "Oversync-Source-ID must be one or more visible ASCII characters (0x21-0x7E)",
-    );
+  const userProblem = userIdProblem(actor.userId);
+  if (userProblem !== undefined) {
+    throw new OversyncError("authentication_failed", `the authenticated user id ${userProblem}`);
+  }
+  const sourceProblem = sourceIdProblem(actor.sourceId);
+  if (sourceProblem !== undefined) {
+    throw new OversyncError("invalid_request", `Oversync-Source-ID ${sourceProblem}`);
   }
 }

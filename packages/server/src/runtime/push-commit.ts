@@ -13,16 +13,22 @@ import {
 import { quoteIdent, sqlState, toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import { renderPayload } from "./bundle-capture.js";
+import type { BoundValue, ColumnCodec } from "./column-codec.js";
 import { FOREIGN_SCOPE_SQLSTATE, NO_BUNDLE_CONTEXT_SQLSTATE, payloadSql } from "./capture-triggers.js";
 import { type OpCode, type StagedRow, bindPayload, requestHashRow } from "./push-rows.js";
+import { commitRuleViolation, rowBreakingForeignKey } from "./push-violations.js";
 import { type PushSession, deleteSession, loadSessionForActor, revalidateLease } from "./push-session.js";
 import type { ResolvedLimits } from "./service-options.js";
+import { SnapshotRowTooLargeError } from "./snapshot-row-size.js";
 import { checkCommitSequence, loadSourceState } from "./source-state.js";
 import { runSyncBundle } from "./sync-bundle.js";
 import { OP_CODES, OP_NAMES } from "./sync-layout.js";
 import type { Actor } from "./sync-service.js";
 import type { RegisteredTable, TableDirectory } from "./table-catalog.js";
 import { loadUserForWrite, setInitialized } from "./user-scope.js";
+
+/** Savepoint taken before the push's writes, so a broken rule can be answered from the prior state. */
+const BEFORE_APPLY = "push_apply";
 
 function commitInvalid(message: string): OversyncError {
   return new OversyncError("push_commit_invalid", message);
@@ -72,13 +78,15 @@ export async function commitPushSession(
         sourceBundleId: session.sourceBundleId,
         canonicalRequestHash: session.canonicalRequestHash,
       },
+      limits.max_bytes_per_snapshot_row,
       async () => {
+        await client.query(`SAVEPOINT ${BEFORE_APPLY}`);
         await checkConflicts(client, user.userPk, user.userId, rows);
         await applyRows(client, user.userId, rows);
       },
     ));
   } catch (error) {
-    throw mapApplyError(error);
+    throw await mapApplyError(client, directory, user, rows, error);
   }
   if (bundle === undefined) throw commitInvalid("push session produced no captured business-table effects");
   if (session.initializationId !== null) await setInitialized(client, user.userPk, session.sourceId);
@@ -177,31 +185,54 @@ async function checkConflicts(
           ? row.baseRowVersion === 0
           : state.deleted && state.version === row.baseRowVersion
         : state !== undefined && !state.deleted && state.version === row.baseRowVersion;
-    if (ok) continue;
-    const serverRow =
-      state !== undefined && !state.deleted
-        ? await loadServerRow(client, userId, row.table, row.keyText)
-        : null;
-    const conflict: PushConflict = {
-      schema: row.table.schema,
-      table: row.table.table,
-      key: { [row.table.keyColumn]: row.keyText },
-      op: OP_NAMES[row.op],
-      base_row_version: row.baseRowVersion,
-      server_row_version: state?.version ?? 0,
-      server_row_deleted: state?.deleted ?? false,
-      server_row: serverRow,
-    };
-    const serverSide =
-      state === undefined
-        ? "the server has no such row"
-        : `the server row is at version ${state.version}${state.deleted ? " (deleted)" : ""}`;
-    throw new OversyncError(
-      "push_conflict",
-      `${OP_NAMES[row.op].toLowerCase()} conflict on ${row.table.schema}.${row.table.table} ${row.keyText}: pushed against version ${row.baseRowVersion}, but ${serverSide}; resolve and push again`,
-      { extras: { conflict } },
-    );
+    if (!ok) throw await conflictOn(client, userId, row, state);
   }
+}
+
+/** The `push_conflict` on `row` against the server's `state` of it (undefined: no row state). */
+async function conflictOn(
+  client: SqlQueryable,
+  userId: string,
+  row: StagedRow,
+  state: { version: number; deleted: boolean } | undefined,
+): Promise<OversyncError> {
+  const serverRow =
+    state !== undefined && !state.deleted
+      ? await loadServerRow(client, userId, row.table, row.keyText)
+      : null;
+  const conflict: PushConflict = {
+    schema: row.table.schema,
+    table: row.table.table,
+    key: { [row.table.keyColumn]: row.keyText },
+    op: OP_NAMES[row.op],
+    base_row_version: row.baseRowVersion,
+    server_row_version: state?.version ?? 0,
+    server_row_deleted: state?.deleted ?? false,
+    server_row: serverRow,
+  };
+  const serverSide =
+    state === undefined
+      ? "the server has no such row"
+      : `the server row is at version ${state.version}${state.deleted ? " (deleted)" : ""}`;
+  return new OversyncError(
+    "push_conflict",
+    `${OP_NAMES[row.op].toLowerCase()} conflict on ${row.table.schema}.${row.table.table} ${row.keyText}: pushed against version ${row.baseRowVersion}, but ${serverSide}; resolve and push again`,
+    { extras: { conflict } },
+  );
+}
+
+/** The server's version of one row, from `sync.row_state`. */
+async function loadRowState(
+  client: SqlQueryable,
+  userPk: number,
+  row: StagedRow,
+): Promise<{ version: number; deleted: boolean } | undefined> {
+  const { rows } = await client.query<{ bundle_seq: unknown; deleted: boolean }>(
+    "SELECT bundle_seq, deleted FROM sync.row_state WHERE user_pk = $1 AND table_id = $2 AND key_text = $3",
+    [userPk, row.table.tableId, row.keyText],
+  );
+  const state = rows[0];
+  return state === undefined ? undefined : { version: toSafeInt(state.bundle_seq), deleted: state.deleted };
 }
 
 /** The live business row rendered in wire form, or null when it does not exist. */
@@ -220,31 +251,58 @@ async function loadServerRow(
 }
 
 /**
- * Applies the rows in upload order. Consecutive rows of one table and operation go in one
- * statement fed by unnest() arrays; payload values are bound as text and cast by the column codec.
+ * Applies the rows in upload order. Consecutive rows of one table and operation (and, for upserts,
+ * the same columns) go in one statement fed by unnest() arrays; payload values are bound as text
+ * and cast by the column codec.
  */
 async function applyRows(client: SqlQueryable, userId: string, rows: readonly StagedRow[]): Promise<void> {
+  const prepared = rows.map((row) => ({
+    row,
+    bound: row.op === OP_CODES.DELETE ? undefined : bindPayload(row),
+  }));
   let start = 0;
-  while (start < rows.length) {
-    const first = rows[start]!;
+  while (start < prepared.length) {
+    const first = prepared[start]!;
     let end = start + 1;
-    while (end < rows.length && rows[end]!.table === first.table && rows[end]!.op === first.op) end++;
-    const batch = rows.slice(start, end);
-    if (first.op === OP_CODES.DELETE) await deleteBatch(client, userId, first.table, batch);
-    else await writeBatch(client, userId, first.table, first.op, batch);
+    while (
+      end < prepared.length &&
+      prepared[end]!.row.table === first.row.table &&
+      prepared[end]!.row.op === first.row.op &&
+      sameColumns(prepared[end]!.bound?.columns, first.bound?.columns)
+    ) {
+      end++;
+    }
+    const batch = prepared.slice(start, end);
+    if (first.bound === undefined) {
+      await deleteBatch(
+        client,
+        userId,
+        first.row.table,
+        batch.map((entry) => entry.row),
+      );
+    } else {
+      const values = batch.map((entry) => entry.bound!.values);
+      await writeBatch(client, userId, first.row.table, first.row.op, first.bound.columns, values);
+    }
     start = end;
   }
 }
 
+function sameColumns(a: readonly ColumnCodec[] | undefined, b: readonly ColumnCodec[] | undefined): boolean {
+  return (
+    a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((c, i) => c === b[i]))
+  );
+}
+
+/** Writes upserts that carry the same `columns`; an INSERT leaves the others to their defaults. */
 async function writeBatch(
   client: SqlQueryable,
   userId: string,
   table: RegisteredTable,
   op: OpCode,
-  batch: readonly StagedRow[],
+  columns: readonly ColumnCodec[],
+  bound: readonly BoundValue[][],
 ): Promise<void> {
-  const bound = batch.map(bindPayload);
-  const columns = table.columns;
   const arrays = columns.map((_, index) => bound.map((values) => values[index]!.param));
   const casts = columns.map((_, index) => bound[0]![index]!.cast);
   const aliases = columns.map((_, index) => `c${index}`);
@@ -263,7 +321,7 @@ async function writeBatch(
       WHERE t._sync_scope_id = $1 AND t.${quoteIdent(table.keyColumn)} = ${value(keyIndex)}`;
   }
   const result = await client.query(statement, [userId, ...arrays]);
-  if (op === OP_CODES.UPDATE && (result.rowCount ?? 0) !== batch.length) {
+  if (op === OP_CODES.UPDATE && (result.rowCount ?? 0) !== bound.length) {
     throw commitInvalid(
       `an UPDATE of ${table.schema}.${table.table} found no row to update (it was removed earlier in this push, e.g. by a cascade); drop that row from the push`,
     );
@@ -285,24 +343,36 @@ async function deleteBatch(
 
 /** SQLSTATE classes and codes that mean the pushed data broke a rule of the business schema. */
 function isDataRuleViolation(state: string): boolean {
-  return (
-    state.startsWith("22") ||
-    state.startsWith("23") ||
-    state === FOREIGN_SCOPE_SQLSTATE ||
-    state === NO_BUNDLE_CONTEXT_SQLSTATE ||
-    state === "P0001"
-  );
+  return state.startsWith("22") || state.startsWith("23") || state === "P0001";
 }
 
-/** Turns constraint and data errors raised while applying into 400 push_commit_invalid. */
-function mapApplyError(error: unknown): unknown {
+/**
+ * Turns failures raised while applying into their answers: a broken foreign key on one pushed row
+ * becomes a push_conflict on it (push-violations.ts); other constraint and data errors 400
+ * push_commit_invalid without PostgreSQL's text; the runtime's own guards keep their messages.
+ */
+async function mapApplyError(
+  client: SqlQueryable,
+  directory: TableDirectory,
+  user: { userPk: number; userId: string },
+  rows: readonly StagedRow[],
+  error: unknown,
+): Promise<unknown> {
+  if (error instanceof SnapshotRowTooLargeError) return commitInvalid(error.message);
   if (error instanceof OversyncError) {
     return error.code === "push_chunk_invalid" ? commitInvalid(error.message) : error;
   }
   const state = sqlState(error);
+  if (state === FOREIGN_SCOPE_SQLSTATE || state === NO_BUNDLE_CONTEXT_SQLSTATE) {
+    return commitInvalid((error as Error).message);
+  }
   if (state === undefined || !isDataRuleViolation(state)) return error;
-  const detail = (error as { detail?: string }).detail;
-  return commitInvalid(
-    `the pushed rows break a rule of the business schema: ${(error as Error).message}${detail ? ` (${detail})` : ""}`,
-  );
+  if (state === "23503") {
+    // Back to the state before this push's writes, to read the server's side of the conflict.
+    await client.query(`ROLLBACK TO SAVEPOINT ${BEFORE_APPLY}`);
+    const row = await rowBreakingForeignKey(client, directory, user.userId, rows, error);
+    if (row !== undefined)
+      return conflictOn(client, user.userId, row, await loadRowState(client, user.userPk, row));
+  }
+  return commitRuleViolation(directory, error);
 }

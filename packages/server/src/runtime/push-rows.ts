@@ -3,13 +3,15 @@
  * they are staged in until commit.
  *
  * A row must name a registered table by its exact schema and table names, key it by the table's
- * sync key column alone, and — for INSERT and UPDATE — carry exactly the table's visible columns
- * with values the column codec accepts; the payload's key column must equal the key. The staged
+ * sync key column alone, and — for INSERT and UPDATE — carry the table's visible columns with values
+ * the column codec accepts; the payload's key column must equal the key. A client built before a
+ * column was added may leave it out: an INSERT then takes the column's default (or NULL), an UPDATE
+ * leaves it unchanged; only a NOT NULL column without a default must always be sent. The staged
  * form keeps the wire payload as canonical JSON text, so commit can recompute the request hash over
  * the rows exactly as received.
  */
 import { type PushRow, type RequestHashRow, canonicalJson, OversyncError } from "@oversync/protocol";
-import type { BoundValue } from "./column-codec.js";
+import type { BoundValue, ColumnCodec } from "./column-codec.js";
 import { OP_CODES, OP_NAMES } from "./sync-layout.js";
 import type { RegisteredTable, TableDirectory } from "./table-catalog.js";
 
@@ -67,7 +69,7 @@ export function validatePushRows(directory: TableDirectory, rows: readonly PushR
       const payload = row.payload;
       if (payload === undefined || payload === null)
         throw invalid(`${at}.payload: is required for ${row.op}`);
-      checkPayload(table, payload, keyText, at);
+      checkPayload(table, row.op, payload, keyText, at);
       payloadWire = canonicalJson(payload);
     }
     staged.push({ table, keyText, op: OP_CODES[row.op], baseRowVersion: row.base_row_version, payloadWire });
@@ -77,6 +79,7 @@ export function validatePushRows(directory: TableDirectory, rows: readonly PushR
 
 function checkPayload(
   table: RegisteredTable,
+  op: "INSERT" | "UPDATE",
   payload: Readonly<Record<string, unknown>>,
   keyText: string,
   at: string,
@@ -86,13 +89,17 @@ function checkPayload(
       throw invalid(`${at}.payload.${name}: is not a column of ${table.schema}.${table.table}`);
     }
   }
-  const missing = table.columns.filter((column) => !Object.hasOwn(payload, column.name));
-  if (missing.length > 0) {
+  const required = table.columns.filter(
+    (column) =>
+      !Object.hasOwn(payload, column.name) &&
+      (column.name === table.keyColumn || (op === "INSERT" && !column.optionalOnInsert)),
+  );
+  if (required.length > 0) {
     throw invalid(
-      `${at}.payload: must carry every column of ${table.schema}.${table.table}; missing ${missing.map((c) => c.name).join(", ")}`,
+      `${at}.payload: must carry ${required.map((c) => c.name).join(", ")} of ${table.schema}.${table.table} (NOT NULL without a default, or the key)`,
     );
   }
-  for (const column of table.columns) {
+  for (const column of payloadColumns(table, payload)) {
     column.fromWire(payload[column.name], `${at}.payload.${column.name}`);
   }
   if (payload[table.keyColumn] !== keyText) {
@@ -112,8 +119,18 @@ export function requestHashRow(row: StagedRow): RequestHashRow {
   };
 }
 
-/** The parameters to write a staged row's payload: one bound value per visible column, in table order. */
-export function bindPayload(row: StagedRow): BoundValue[] {
+/** The columns a payload carries, in table order (the table's own array when it carries all). */
+function payloadColumns(table: RegisteredTable, payload: Readonly<Record<string, unknown>>) {
+  const present = table.columns.filter((column) => Object.hasOwn(payload, column.name));
+  return present.length === table.columns.length ? table.columns : present;
+}
+
+/** A staged upsert's columns and their bound values, in table order. */
+export function bindPayload(row: StagedRow): { columns: readonly ColumnCodec[]; values: BoundValue[] } {
   const payload = JSON.parse(row.payloadWire!) as Record<string, unknown>;
-  return row.table.columns.map((column) => column.fromWire(payload[column.name], `payload.${column.name}`));
+  const columns = payloadColumns(row.table, payload);
+  return {
+    columns,
+    values: columns.map((column) => column.fromWire(payload[column.name], `payload.${column.name}`)),
+  };
 }

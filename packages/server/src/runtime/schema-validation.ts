@@ -41,6 +41,7 @@ interface CatalogColumn {
   type_name: string;
   typmod: number;
   not_null: boolean;
+  has_default: boolean;
   generated: string;
   identity: string;
 }
@@ -224,6 +225,7 @@ async function validateTable(
           dataType: column.type_name,
           typmod: column.typmod,
           notNull: column.not_null,
+          hasDefault: column.has_default,
         }),
       );
     } catch (error) {
@@ -247,6 +249,7 @@ async function readColumns(client: SqlQueryable, oid: number): Promise<CatalogCo
             CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace AND t.typtype = 'b'
                  THEN t.typname::text ELSE format_type(a.atttypid, NULL) END AS type_name,
             a.atttypmod::int AS typmod, a.attnotnull AS not_null,
+            (a.atthasdef OR a.attidentity <> '') AS has_default,
             a.attgenerated::text AS generated, a.attidentity::text AS identity
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
       WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped

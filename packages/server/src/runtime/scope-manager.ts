@@ -13,10 +13,11 @@
  * everything back when the callback or the bundle fails. Writer ids are source ids: they share the
  * namespace of client devices, so pick ids no device uses (e.g. `server:billing`).
  */
-import { OversyncError, isValidSourceId } from "@oversync/protocol";
+import { OversyncError, sourceIdProblem, userIdProblem } from "@oversync/protocol";
 import type { SqlQueryable, SqlResult } from "../db/sql-pool.js";
 import type { CommittedBundle } from "./bundle-capture.js";
 import { checkCreateSequence, loadSourceState, sourceRetiredError } from "./source-state.js";
+import { SnapshotRowTooLargeError } from "./snapshot-row-size.js";
 import { runSyncBundle } from "./sync-bundle.js";
 import type { TableDirectory } from "./table-catalog.js";
 import { type UserState, loadUserForWrite, lockUser, setInitialized } from "./user-scope.js";
@@ -73,8 +74,9 @@ export interface ScopeManager {
   /**
    * Runs `write` in one transaction and commits what it changed as one bundle from `writerId`'s
    * next source bundle id. An uninitialized scope is initialized (by `writerId`) first. Throws
-   * ServerWriteError `invalid_server_write` for bad ids and `no_captured_changes` when the callback
-   * changed no registered row (everything is rolled back); OversyncError `scope_initializing` while
+   * ServerWriteError `invalid_server_write` for bad ids, `no_captured_changes` when the callback
+   * changed no registered row and `snapshot_row_too_large` when a row it wrote could not be served
+   * in a snapshot (everything is rolled back); OversyncError `scope_initializing` while
    * a device is seeding the scope, `source_retired` for a retired writer id, `service_unavailable`
    * unless the service is running; and whatever the callback throws.
    */
@@ -86,7 +88,12 @@ export interface ScopeManager {
 }
 
 /** Why a server-originated write was refused. */
-export type ServerWriteErrorCode = "invalid_server_write" | "no_captured_changes" | "transaction_closed";
+export type ServerWriteErrorCode =
+  | "invalid_server_write"
+  | "no_captured_changes"
+  | "transaction_closed"
+  /** A written row would take more than `max_bytes_per_snapshot_row` in a snapshot. */
+  | "snapshot_row_too_large";
 
 /** A server-originated write the runtime refused (not a wire error). */
 export class ServerWriteError extends Error {
@@ -111,16 +118,12 @@ export async function writeWithinSyncBundle<T>(
   client: SqlQueryable,
   directory: TableDirectory,
   committed: BundleCommittedHook,
+  maxSnapshotRowBytes: number,
   userId: string,
   source: SyncBundleSource,
   write: (tx: BundleTransaction) => Promise<T>,
 ): Promise<SyncBundleResult<T>> {
-  if (typeof userId !== "string" || userId === "") {
-    throw new ServerWriteError(
-      "invalid_server_write",
-      "the user id of a sync bundle must be a non-empty string",
-    );
-  }
+  checkScopeId(userId, "the user id of a sync bundle");
   checkWriterId(source.sourceId, "sourceId");
   if (!Number.isSafeInteger(source.sourceBundleId) || source.sourceBundleId < 1) {
     throw new ServerWriteError(
@@ -142,7 +145,7 @@ export async function writeWithinSyncBundle<T>(
     source.sourceBundleId,
     await loadSourceState(client, user.userPk, source.sourceId),
   );
-  const { value, bundle } = await runBundle(client, directory, user, source, write);
+  const { value, bundle } = await runBundle(client, directory, maxSnapshotRowBytes, user, source, write);
   if (bundle !== undefined) await committed(client, userId, bundle);
   return { value, bundle };
 }
@@ -152,12 +155,12 @@ export async function execScopeWrite<T>(
   client: SqlQueryable,
   directory: TableDirectory,
   committed: BundleCommittedHook,
+  maxSnapshotRowBytes: number,
   scopeId: string,
   options: ScopeWriteOptions,
   write: (tx: BundleTransaction) => Promise<T>,
 ): Promise<ScopeWriteResult<T>> {
-  const userId = typeof scopeId === "string" ? scopeId.trim() : "";
-  if (userId === "") throw new ServerWriteError("invalid_server_write", "scopeId must be a non-empty string");
+  const userId = checkScopeId(typeof scopeId === "string" ? scopeId.trim() : scopeId, "scopeId");
   const writerId = checkWriterId(
     typeof options?.writerId === "string" ? options.writerId.trim() : "",
     "writerId",
@@ -170,7 +173,7 @@ export async function execScopeWrite<T>(
   const source = await loadSourceState(client, user.userPk, writerId);
   if (source.state === "retired") throw sourceRetiredError(writerId, source);
   const tuple = { sourceId: writerId, sourceBundleId: source.maxCommittedSourceBundleId + 1 };
-  const { value, bundle } = await runBundle(client, directory, user, tuple, write);
+  const { value, bundle } = await runBundle(client, directory, maxSnapshotRowBytes, user, tuple, write);
   if (bundle === undefined) {
     throw new ServerWriteError(
       "no_captured_changes",
@@ -181,12 +184,17 @@ export async function execScopeWrite<T>(
   return { autoInitialized, bundle, value };
 }
 
+/** A scope id is a user id: the same identity rules as an authenticated user (protocol identity.ts). */
+function checkScopeId(id: unknown, name: string): string {
+  const problem = userIdProblem(id);
+  if (problem !== undefined) throw new ServerWriteError("invalid_server_write", `${name} ${problem}`);
+  return id as string;
+}
+
 function checkWriterId(id: string, name: string): string {
-  if (typeof id !== "string" || !isValidSourceId(id)) {
-    throw new ServerWriteError(
-      "invalid_server_write",
-      `${name} ${JSON.stringify(id)} must be one or more visible ASCII characters (0x21-0x7E); it is a source id`,
-    );
+  const problem = sourceIdProblem(id);
+  if (problem !== undefined) {
+    throw new ServerWriteError("invalid_server_write", `${name} ${problem}; it is a source id`);
   }
   return id;
 }
@@ -202,6 +210,7 @@ function initializingError(userId: string): OversyncError {
 async function runBundle<T>(
   client: SqlQueryable,
   directory: TableDirectory,
+  maxSnapshotRowBytes: number,
   user: UserState,
   source: SyncBundleSource,
   write: (tx: BundleTransaction) => Promise<T>,
@@ -227,12 +236,16 @@ async function runBundle<T>(
     sourceBundleId: source.sourceBundleId,
     canonicalRequestHash: "",
   };
-  const { value, bundle } = await runSyncBundle(client, directory, target, async () => {
+  const { value, bundle } = await runSyncBundle(client, directory, target, maxSnapshotRowBytes, async () => {
     try {
       return await write(tx);
     } finally {
       open = false;
     }
+  }).catch((error: unknown) => {
+    throw error instanceof SnapshotRowTooLargeError
+      ? new ServerWriteError("snapshot_row_too_large", error.message)
+      : error;
   });
   return { value, bundle: bundle === undefined ? undefined : toServerWriteBundle(bundle) };
 }

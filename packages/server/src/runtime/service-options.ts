@@ -32,7 +32,10 @@ export interface SyncServiceOptions {
   readonly registeredTables: readonly TableRegistration[];
   /** Advertised as capabilities `schema_version`. */
   readonly maxSupportedSchemaVersion: number;
-  /** Overrides of the advertised and enforced limits, by their wire names. */
+  /**
+   * Overrides of the advertised and enforced limits, by their wire names. `max_bytes_per_snapshot_row`
+   * also bounds every row a push or server-originated write commits (snapshot-row-size.ts).
+   */
   readonly limits?: Partial<BundleLimits>;
   /** Most rows a pull page carries before it stops at a bundle boundary (at least one bundle is always sent). */
   readonly pullPageRowBudget?: number;

@@ -9,17 +9,13 @@
  * means the business tables were written outside a bundle, and the build fails rather than serve
  * an image that disagrees with the bundle history.
  */
-import {
-  HIDDEN_SCOPE_COLUMN,
-  OversyncError,
-  type SnapshotLimitDimension,
-  snapshotRowJson,
-} from "@oversync/protocol";
+import { HIDDEN_SCOPE_COLUMN, OversyncError, type SnapshotLimitDimension } from "@oversync/protocol";
 import { quoteIdent, toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import { renderPayload } from "./bundle-capture.js";
 import { payloadSql } from "./capture-triggers.js";
 import type { ResolvedLimits } from "./service-options.js";
+import { snapshotRowText } from "./snapshot-row-size.js";
 import type { RegisteredTable, TableDirectory } from "./table-catalog.js";
 
 /** Rows and bytes a build stored. */
@@ -73,7 +69,9 @@ function tableSelect(table: RegisteredTable): string {
 /**
  * Stores the scope's live rows as `snapshotId`'s rows and returns the totals. Enforces
  * `max_rows_per_snapshot_session` (before reading any row), `max_bytes_per_snapshot_row` and
- * `max_bytes_per_snapshot_session`, each as 409 snapshot_session_limit_exceeded.
+ * `max_bytes_per_snapshot_session`, each as 409 snapshot_session_limit_exceeded. Commits refuse rows
+ * above the row limit (snapshot-row-size.ts), so that one trips only for rows committed before the
+ * limit was lowered.
  */
 export async function materializeSnapshot(
   client: SqlQueryable,
@@ -133,13 +131,12 @@ export async function materializeSnapshot(
           `${table.schema}.${table.table} key ${row.key_text} of user ${target.userId} ${row.payload === null ? "has a live row state but no business row" : "has a business row but no live row state"}; the table was written outside an oversync bundle`,
         );
       }
-      const text = snapshotRowJson({
-        schema: table.schema,
-        table: table.table,
-        key: { [table.keyColumn]: row.key_text },
-        row_version: toSafeInt(row.bundle_seq),
-        payload: renderPayload(table, row.payload),
-      });
+      const text = snapshotRowText(
+        table,
+        row.key_text,
+        toSafeInt(row.bundle_seq),
+        renderPayload(table, row.payload),
+      );
       if (text.byteLength > maxRowBytes) {
         throw snapshotLimitError(
           "row_byte_count",

@@ -8,7 +8,7 @@ import {
   OversyncError,
   SOURCE_REPLACEMENT_REASONS,
   type SnapshotCreateRequest,
-  isValidSourceId,
+  sourceIdProblem,
 } from "@oversync/protocol";
 import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
@@ -56,10 +56,10 @@ export async function applySourceReplacement(
       `source_replacement.previous_source_id ${JSON.stringify(previous)} is not this request's source ${JSON.stringify(sourceId)}; send the replacement from the source being replaced`,
     );
   }
-  if (!isValidSourceId(next) || next === previous) {
-    throw invalid(
-      "source_replacement.new_source_id must be a source id (visible ASCII) other than the previous one",
-    );
+  const problem = sourceIdProblem(next);
+  if (problem !== undefined) throw invalid(`source_replacement.new_source_id ${problem}`);
+  if (next === previous) {
+    throw invalid("source_replacement.new_source_id must differ from the previous source id");
   }
   if (!(SOURCE_REPLACEMENT_REASONS as readonly string[]).includes(reason)) {
     throw invalid(`source_replacement.reason must be one of ${SOURCE_REPLACEMENT_REASONS.join(", ")}`);

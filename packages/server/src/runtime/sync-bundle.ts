@@ -21,12 +21,14 @@ export interface SyncBundleTarget {
 /**
  * Opens the bundle context, runs `work` (the business writes), then seals what it captured as the
  * user's next bundle and advances the source. `bundle` is undefined when nothing was captured; the
- * source is then left as it was.
+ * source is then left as it was. A row above `maxSnapshotRowBytes` in a snapshot throws
+ * SnapshotRowTooLargeError (snapshot-row-size.ts).
  */
 export async function runSyncBundle<T>(
   client: SqlQueryable,
   directory: TableDirectory,
   target: SyncBundleTarget,
+  maxSnapshotRowBytes: number,
   work: () => Promise<T>,
 ): Promise<{ value: T; bundle: CommittedBundle | undefined }> {
   // Clients (KMP) refuse a pulled bundle whose source_id is not visible ASCII.
@@ -37,7 +39,7 @@ export async function runSyncBundle<T>(
   }
   await openBundleContext(client, target.userId);
   const value = await work();
-  const bundle = await finalizeBundle(client, directory, target);
+  const bundle = await finalizeBundle(client, directory, target, maxSnapshotRowBytes);
   if (bundle !== undefined) {
     await recordSourceCommit(client, target.userPk, target.sourceId, target.sourceBundleId);
   }

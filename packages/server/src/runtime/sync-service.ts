@@ -103,8 +103,11 @@ export interface ServiceStatus extends ServiceCounters {
 
 /**
  * The sync runtime as the HTTP layer sees it. Every method except health and status answers 503
- * service_unavailable before bootstrap and once close() has begun; a source id that is not visible
- * ASCII is 400 invalid_request, an empty user id 401 authentication_failed.
+ * service_unavailable before bootstrap and once close() has begun, and every one when the database
+ * cannot be reached or a call's connection drops under it (clients retry it); a source id that breaks the
+ * identity rules (protocol identity.ts: visible ASCII, at most MAX_IDENTITY_BYTES) is 400
+ * invalid_request, a user id that does (empty, NUL, lone surrogate, too long) 401
+ * authentication_failed.
  */
 export interface SyncService {
   /** `GET /sync/capabilities`. The actor is optional: capabilities work without one. */
@@ -120,14 +123,16 @@ export interface SyncService {
   createPushSession(actor: Actor, request: PushCreateInput): Promise<PushCreateResponse>;
   /**
    * `POST /sync/push-sessions/{push_id}/chunks`. `pushId` is the raw path segment. Errors: 400
-   * push_chunk_invalid (rows are validated before any lookup); 403 push_session_forbidden; 404
+   * push_chunk_invalid (rows are validated before any lookup, their snapshot size against
+   * max_bytes_per_snapshot_row included); 403 push_session_forbidden; 404
    * push_session_not_found; 409 push_chunk_out_of_order, initialization_stale; 410
    * push_session_expired, initialization_expired; 500 push_chunk_failed.
    */
   uploadPushChunk(actor: Actor, pushId: string, request: PushChunkRequest): Promise<PushChunkResponse>;
   /**
    * `POST /sync/push-sessions/{push_id}/commit`: applies the staged rows as one bundle. Errors: 400
-   * push_commit_invalid (incomplete or tampered staging, or rows that break a business-schema rule);
+   * push_commit_invalid (incomplete or tampered staging, rows that break a business-schema rule, or
+   * a row whose stored form is above max_bytes_per_snapshot_row);
    * 403; 404; 409 push_conflict (with `conflict`), source_sequence_changed, source_retired,
    * initialization_stale; 410 push_session_expired, initialization_expired; 500
    * push_session_commit_failed.
@@ -174,7 +179,8 @@ export interface SyncService {
    * `GET /sync/watch`: subscribes to wake-ups for the actor's bundles. When `after_bundle_seq` is
    * below the latest bundle, the first event (the latest seq, no source fields) is ready at once.
    * Errors: 503 bundle_change_watch_disabled; 403 bundle_change_watch_forbidden (the host's hook);
-   * 409 scope_uninitialized, scope_initializing; 500 bundle_change_watch_failed.
+   * 409 scope_uninitialized, scope_initializing; 429 bundle_change_watch_limit_exceeded (the user
+   * holds `watch.maxStreamsPerUser` streams in this process); 500 bundle_change_watch_failed.
    */
   openBundleWatch(actor: Actor, query: WatchQuery): Promise<BundleWatch>;
   /** Open watch streams of `userId` in this process (for `/test/watch-subscribers`). */
