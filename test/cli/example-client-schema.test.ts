@@ -6,7 +6,7 @@
 import { EXAMPLE_CLIENT_CONFIG, exampleClientSchemaSql } from "@oversync/cli";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { readContract, requireContracts } from "../support/contracts.js";
+import { readContractIfPresent, requireContracts } from "../support/contracts.js";
 
 interface ExpectedTable {
   name: string;
@@ -23,11 +23,13 @@ interface ExpectedTable {
 const hasContracts = requireContracts();
 
 describe.skipIf(!hasContracts)("example client schema", () => {
-  const expected = readContract<{ tables: ExpectedTable[] }>(
+  const expected = readContractIfPresent<{ tables: ExpectedTable[] }>(
     "local-schema/business-rich-v0/schema.expected.json",
+    { tables: [] },
   );
-  const config = readContract<{ schema: string; syncTables: unknown[] }>(
+  const config = readContractIfPresent<{ schema: string; syncTables: unknown[] }>(
     "local-schema/business-rich-v0/config.json",
+    { schema: "", syncTables: [] },
   );
   const db = new Database(":memory:");
   db.exec(exampleClientSchemaSql());

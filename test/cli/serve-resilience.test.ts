@@ -85,7 +85,8 @@ describe("oversync serve on PostgreSQL as a child process", () => {
         if (round > 30) throw new Error("no request lost its connection in 30 rounds of terminations");
         const before = outcomes.ok;
         await terminateBackends();
-        await progress(before + 16);
+        // Any further success shows the process came through; how many is up to the machine's load.
+        await progress(before + 1);
       }
     } finally {
       stopped = true;

@@ -58,8 +58,13 @@ export function expectException(expected: string, error: unknown, label: string)
     case "rebuild_required":
     case "source_recovery_required":
     case "source_replacement_diverged":
-    case "source_replacement_invalid":
       expect(error instanceof OversyncClientError && code === expected, message).toBe(true);
+      return;
+    case "source_replacement_invalid":
+      // The client reports the server's refusal under its own code: one code, one family member.
+      expect(error instanceof OversyncClientError && code === "source_replacement_refused", message).toBe(
+        true,
+      );
       return;
     default:
       throw new Error(`${label}: unknown expected exception ${expected}`);

@@ -207,7 +207,10 @@ async function runSourceReplacement(fixture: PullSnapshotCase): Promise<void> {
       if (replacement)
         expect(create?.body, "snapshot create request").toEqual(fixture.snapshotSessionCreateRequest);
       if (fixture.expectedFinalState?.rebuildRejected) {
-        expect(error).toMatchObject({ code: "source_replacement_invalid" });
+        expect(error).toMatchObject({
+          code: "source_replacement_refused",
+          cause: { code: "source_replacement_invalid" },
+        });
         expect(await scalarText(harness, "SELECT kind FROM _sync_operation_state")).toBe("source_recovery");
         expect(await scalar(harness, "SELECT rebuild_required FROM _sync_attachment_state")).toBe(1);
         expect(await scalar(harness, "SELECT count(*) FROM _sync_outbox_rows")).toBe(1);

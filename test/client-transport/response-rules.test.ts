@@ -171,7 +171,7 @@ describe("content type", () => {
     }));
     const failure = await failureOf(harness.transport.pull({ afterBundleSeq: 0, maxBundles: 10 }));
     expect(failure).toBeInstanceOf(HttpStatusError);
-    expect(failure).toMatchObject({ status: 502, code: undefined });
+    expect(failure).toMatchObject({ status: 502, code: "http_status", bodyCode: undefined });
   });
 
   it("decodes a known error code into an OversyncError with its extras", async () => {

@@ -172,7 +172,7 @@ describe("snapshot capacity budget", () => {
       clock: fakeRetryClock(),
     }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(HttpStatusError);
-    expect(failure).toMatchObject({ status: 429, code: "rate_limited" });
+    expect(failure).toMatchObject({ status: 429, code: "http_status", bodyCode: "rate_limited" });
     expect(harness.server.requestsTo("POST", "sync/snapshot-sessions")).toHaveLength(1);
   });
 

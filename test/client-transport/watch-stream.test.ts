@@ -187,7 +187,7 @@ describe("watch stream", () => {
     harness.server.route("GET", "sync/watch", () => ({ status: 502, body: "<html>bad gateway</html>" }));
     const failure = await harness.transport.watch({ afterBundleSeq: 0 }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(HttpStatusError);
-    expect(failure).toMatchObject({ status: 502, code: undefined });
+    expect(failure).toMatchObject({ status: 502, code: "http_status", bodyCode: undefined });
   });
 
   it("close() ends a pending iteration without error and closes the connection", async () => {

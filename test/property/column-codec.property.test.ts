@@ -1,5 +1,5 @@
 /**
- * The server's column codec (packages/server/src/runtime/column-codec.ts) against real PostgreSQL:
+ * The server's column codec (packages/server/src/codec/column-codec.ts) against real PostgreSQL:
  * hostile uploaded values are refused only with OversyncError push_chunk_invalid, a value the codec
  * accepts is always stored without a PostgreSQL error (so it can never fail a commit), and every
  * canonical value of the numeric, binary and text families comes back from a capture trigger as the
@@ -10,11 +10,8 @@ import type { ColumnCodec } from "@oversync/server";
 import fc from "fast-check";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type CaptureTable,
-  createCaptureTable,
-} from "../../packages/server/src/runtime/column-codec-test-harness.js";
-import { MAX_JSON_VALUE_DEPTH } from "../../packages/server/src/runtime/column-json.js";
+import { MAX_JSON_VALUE_DEPTH } from "../../packages/server/src/codec/column-json.js";
+import { type CaptureTable, createCaptureTable } from "../support/column-codec-harness.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { finiteDouble, finiteFloat, hostileUpload, int64, plainDecimal } from "./column-values.js";
 import { runs, timeoutFor } from "./property-runs.js";

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bootstrapSyncSchema } from "../../packages/server/src/runtime/bootstrap.js";
-import { SyncLayoutError, UnsupportedSchemaError } from "../../packages/server/src/runtime/errors.js";
-import { LAYOUT_LABEL } from "../../packages/server/src/runtime/sync-layout.js";
+import { bootstrapSyncSchema } from "../../packages/server/src/schema/bootstrap.js";
+import { SyncLayoutError, UnsupportedSchemaError } from "../../packages/server/src/schema/schema-errors.js";
+import { LAYOUT_LABEL } from "../../packages/server/src/schema/sync-layout.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { BUSINESS_TABLES, createBusinessSchema } from "./business-schema.js";
 

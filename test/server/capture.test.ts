@@ -1,11 +1,11 @@
 import { DEFAULT_BUNDLE_LIMITS, bundleHash } from "@oversync/protocol";
 import type { SqlClient } from "@oversync/server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runSyncBundle } from "../../packages/server/src/bundle/bundle-commit.js";
 import { inTransaction } from "../../packages/server/src/db/session.js";
-import { bootstrapSyncSchema } from "../../packages/server/src/runtime/bootstrap.js";
-import { runSyncBundle } from "../../packages/server/src/runtime/sync-bundle.js";
-import type { TableDirectory } from "../../packages/server/src/runtime/table-catalog.js";
-import { loadUserForWrite, lockUser } from "../../packages/server/src/runtime/user-scope.js";
+import { bootstrapSyncSchema } from "../../packages/server/src/schema/bootstrap.js";
+import type { TableDirectory } from "../../packages/server/src/schema/table-catalog.js";
+import { loadUserForWrite, lockUser } from "../../packages/server/src/scope/user-scope.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { BUSINESS_TABLES, createBusinessSchema } from "./business-schema.js";
 
@@ -103,12 +103,12 @@ describe("bundle capture", () => {
         [ROOT, CHILD, GRANDCHILD],
       );
     });
-    expect(first).toMatchObject({ bundleSeq: 1, rowCount: 3 });
+    expect(first).toMatchObject({ bundle_seq: 1, row_count: 3 });
 
     const second = await inBundle("alice", async (client) => {
       await client.query("DELETE FROM business.categories WHERE id = $1", [ROOT]);
     });
-    expect(second).toMatchObject({ bundleSeq: 2, rowCount: 6 });
+    expect(second).toMatchObject({ bundle_seq: 2, row_count: 6 });
     const rows = await bundleRows(2);
     expect(rows.filter((row) => row.table === "categories")).toEqual([
       { table: "categories", key: ROOT, op: "DELETE", payload: null },
@@ -170,7 +170,7 @@ describe("bundle capture", () => {
         payload: row.payload,
       })),
     );
-    expect(bundle!.bundleHash).toBe(expected);
+    expect(bundle!.bundle_hash).toBe(expected);
     const { rows: log } = await db.pool.query("SELECT bundle_hash, row_count FROM sync.bundle_log");
     expect(log).toEqual([{ bundle_hash: expected, row_count: 1 }]);
   });
@@ -209,7 +209,7 @@ describe("bundle capture", () => {
         team,
       ]);
     });
-    expect(bundle).toMatchObject({ rowCount: 2 });
+    expect(bundle).toMatchObject({ row_count: 2 });
     const rows = await bundleRows(1);
     expect(rows.map((row) => [row.table, row.op])).toEqual([
       ["teams", "INSERT"],
@@ -245,7 +245,7 @@ describe("bundle capture", () => {
       await client.query("UPDATE business.docs SET body = 'b' WHERE doc_id = 'keep'");
       await client.query("UPDATE business.docs SET body = 'c' WHERE doc_id = 'keep'");
     });
-    expect(bundle!.rowCount).toBe(3);
+    expect(bundle!.row_count).toBe(3);
     expect(await bundleRows(2)).toEqual([
       { table: "docs", key: "new", op: "INSERT", payload: { doc_id: "new", body: "v2" } },
       { table: "docs", key: "gone", op: "UPDATE", payload: { doc_id: "gone", body: "back" } },

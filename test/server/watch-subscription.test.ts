@@ -8,8 +8,8 @@ import {
   WatchSubscription,
   decodeWatchPayload,
   resolveWatchOptions,
-} from "../../packages/server/src/runtime/bundle-watch.js";
-import type { NotificationSource } from "../../packages/server/src/runtime/notification-listener.js";
+} from "../../packages/server/src/watch/bundle-watch.js";
+import type { NotificationSource } from "../../packages/server/src/watch/notification-listener.js";
 
 function subscription(): { watch: WatchSubscription; closed: WatchSubscription[] } {
   const closed: WatchSubscription[] = [];

@@ -10,7 +10,7 @@ import { type ListenClient, PgNotificationListener, createSyncService } from "@o
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inTransaction, withClient } from "../../packages/server/src/db/session.js";
-import { notifyBundleCommitted } from "../../packages/server/src/runtime/bundle-watch.js";
+import { notifyBundleCommitted } from "../../packages/server/src/watch/bundle-watch.js";
 import { type TestDatabase, adminUrl, createTestDatabase } from "../support/postgres.js";
 import { BUSINESS_TABLES, createBusinessSchema } from "./business-schema.js";
 import { actor, initializeScope, push, rejection, userRow, uuid } from "./service-harness.js";

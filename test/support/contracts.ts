@@ -27,6 +27,14 @@ export function readContract<T = unknown>(relativePath: string): T {
   return JSON.parse(readFileSync(join(contractsDir, relativePath), "utf8")) as T;
 }
 
+/**
+ * A fixture for a skippable suite's describe body, which vitest runs while collecting even when the
+ * suite is skipped: the fixture, or `absent` when the fixtures are missing.
+ */
+export function readContractIfPresent<T>(relativePath: string, absent: T): T {
+  return contractsAvailable ? readContract<T>(relativePath) : absent;
+}
+
 export function readContractText(relativePath: string): string {
   return readFileSync(join(contractsDir, relativePath), "utf8");
 }

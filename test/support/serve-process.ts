@@ -80,8 +80,10 @@ export async function startServe(
   };
 }
 
-export async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+/** Polls `condition` every 25 ms until it holds; fails after `timeoutMillis` (a liveness bound). */
+export async function waitFor(condition: () => boolean, what: string, timeoutMillis = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMillis;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
   if (!condition()) throw new Error(`timed out waiting for ${what}`);
 }
 

@@ -1,7 +1,34 @@
 /**
- * Local client errors: failures that happen on the device (configuration, SQLite, local state), as
- * opposed to the wire errors of `@oversync/protocol` (`OversyncError`), which carry an HTTP status.
+ * The client's error family. Everything a client call throws is a `SyncClientError`: a local
+ * failure (`OversyncClientError` and its subclasses, `SqliteError` among them), a failed exchange
+ * (`TransportError`, `RetryExhaustedError`) or the server's answer (`OversyncError`,
+ * `SnapshotCapacityError`, `HttpStatusError`, `ProtocolViolationError`). Every member has a stable
+ * `code` and no code belongs to two members, so `switch (error.code)` narrows to the member. The
+ * wire classes stay those of `@oversync/protocol`, shared with the server, so the family is a union
+ * with one guard rather than one base class (engine README, "Errors").
  */
+import {
+  HttpStatusError,
+  OversyncError,
+  ProtocolViolationError,
+  type ErrorCode,
+  type SnapshotCapacityCode,
+} from "@oversync/protocol";
+import type { SqliteError } from "./drivers/sqlite-error.js";
+import type {
+  CheckpointRecoveryBlockedError,
+  InvalidConflictResolutionError,
+  PendingPushReplayError,
+  PushConflictRetryExhaustedError,
+  SourceRecoveryRequiredError,
+  SourceReplacementDivergedError,
+  TableContractMismatchError,
+} from "./engine/sync-errors.js";
+import {
+  RetryExhaustedError,
+  type SnapshotCapacityError,
+  TransportError,
+} from "./transport/transport-errors.js";
 
 /** Stable machine codes of local client failures; switch on these, not on messages. */
 export type ClientErrorCode =
@@ -49,8 +76,11 @@ export type ClientErrorCode =
   | "source_recovery_required"
   /** The server named a replacement source other than the one reserved locally; needs support. */
   | "source_replacement_diverged"
-  /** The server refused the source replacement of a recovery rebuild. */
-  | "source_replacement_invalid"
+  /**
+   * The server refused the source replacement of a recovery rebuild (its `source_replacement_invalid`,
+   * the cause); the reserved replacement is kept, contact support.
+   */
+  | "source_replacement_refused"
   /** Checkpoint recovery cannot start while local work is pending; see `reason` on the error. */
   | "checkpoint_recovery_blocked"
   /** Push conflicts kept coming back after the automatic retries; the changes stay queued. */
@@ -60,12 +90,15 @@ export type ClientErrorCode =
   /** The scope-initialization lease expired or was replaced; `attach(userId)` again. */
   | "initialization_lease_invalid";
 
-/** A local client failure with a stable `code` and a message that says what to do. */
-export class OversyncClientError extends Error {
+/**
+ * A local client failure with a stable `code` and a message that says what to do. A subclass fixes
+ * `C` to its one code, so the family's code switch narrows to the subclass and its fields.
+ */
+export class OversyncClientError<C extends ClientErrorCode = ClientErrorCode> extends Error {
   override readonly name: string = "OversyncClientError";
-  readonly code: ClientErrorCode;
+  readonly code: C;
 
-  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
   }
@@ -74,4 +107,53 @@ export class OversyncClientError extends Error {
 /** True when `error` is an OversyncClientError with `code`. */
 export function isClientError(error: unknown, code?: ClientErrorCode): error is OversyncClientError {
   return error instanceof OversyncClientError && (code === undefined || error.code === code);
+}
+
+/** The local failures with a class of their own, for the fields a caller acts on. */
+type DetailedClientError =
+  | SqliteError
+  | SourceRecoveryRequiredError
+  | SourceReplacementDivergedError
+  | CheckpointRecoveryBlockedError
+  | PushConflictRetryExhaustedError
+  | InvalidConflictResolutionError
+  | PendingPushReplayError
+  | TableContractMismatchError;
+
+/** The codes a plain OversyncClientError carries (the others each have their subclass). */
+type PlainClientErrorCode = Exclude<ClientErrorCode, DetailedClientError["code"]>;
+
+/** The server's answer with a wire code; the two capacity codes come as SnapshotCapacityError. */
+type ServerError = OversyncError & { readonly code: Exclude<ErrorCode, SnapshotCapacityCode> };
+
+/**
+ * Every error a client call can throw, each with a stable `code`. Branch with
+ * `switch (error.code)`: each case narrows to one member (`error.reason` of
+ * `source_recovery_required`, `error.status` of a server code, …) and a `never` default keeps the
+ * switch exhaustive. Errors thrown by the app's own callbacks (token provider, resolver, listeners)
+ * and the app's abort reasons pass through unchanged and are not members.
+ */
+export type SyncClientError =
+  | OversyncClientError<PlainClientErrorCode>
+  | DetailedClientError
+  | TransportError
+  | RetryExhaustedError
+  | ServerError
+  | SnapshotCapacityError
+  | HttpStatusError
+  | ProtocolViolationError;
+
+/** Every code of the family: the local, transport and retry codes, the wire codes, "http_status". */
+export type SyncClientErrorCode = SyncClientError["code"];
+
+/** True when `error` belongs to the client's error family (see SyncClientError). */
+export function isSyncClientError(error: unknown): error is SyncClientError {
+  return (
+    error instanceof OversyncClientError ||
+    error instanceof TransportError ||
+    error instanceof RetryExhaustedError ||
+    error instanceof OversyncError ||
+    error instanceof HttpStatusError ||
+    error instanceof ProtocolViolationError
+  );
 }

@@ -1,4 +1,5 @@
-import { createHash } from "node:crypto";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
 /** Thrown when a value cannot be written as canonical JSON (protocol-latest §3.1). */
 export class CanonicalJsonError extends Error {
@@ -153,9 +154,12 @@ export function findLoneSurrogate(text: string): number {
   return -1;
 }
 
-/** Lowercase hex SHA-256 of a string's UTF-8 bytes, or of raw bytes. */
+/**
+ * Lowercase hex SHA-256 of a string's UTF-8 bytes, or of raw bytes. A portable implementation, so
+ * the protocol runs unchanged in Node, browsers and React Native.
+ */
 export function sha256Hex(input: string | Uint8Array): string {
-  return createHash("sha256").update(input).digest("hex");
+  return bytesToHex(sha256(typeof input === "string" ? utf8ToBytes(input) : input));
 }
 
 /**

@@ -88,6 +88,9 @@ export function isErrorCode(code: string): code is ErrorCode {
 /** The snapshot capacity codes: 429 with a Retry-After header the clients wait for before retrying. */
 export const SNAPSHOT_CAPACITY_ERROR_CODES = ["snapshot_build_capacity", "snapshot_chunk_capacity"] as const;
 
+/** A snapshot capacity code. */
+export type SnapshotCapacityCode = (typeof SNAPSHOT_CAPACITY_ERROR_CODES)[number];
+
 /** Which quantity a `snapshot_session_limit_exceeded` error reports. */
 export const SNAPSHOT_LIMIT_DIMENSIONS = ["row_count", "byte_count", "row_byte_count"] as const;
 

@@ -109,12 +109,17 @@ describe("decodeErrorBody", () => {
   it("falls back to status-only handling for unknown codes, wrong statuses and non-error bodies", () => {
     const unknown = decodeErrorBody(418, { error: "teapot", message: "short and stout" });
     expect(unknown).toBeInstanceOf(HttpStatusError);
-    expect(unknown).toMatchObject({ status: 418, code: "teapot", message: "short and stout" });
+    expect(unknown).toMatchObject({
+      status: 418,
+      code: "http_status",
+      bodyCode: "teapot",
+      message: "short and stout",
+    });
     expect(decodeErrorBody(500, { error: "history_pruned", message: "x" })).toBeInstanceOf(HttpStatusError);
     const noMessage = decodeErrorBody(409, { error: "history_pruned" });
     expect(noMessage).toBeInstanceOf(HttpStatusError);
     expect(noMessage.message).toContain("message: is required but missing");
-    expect(decodeErrorBody(502, "Bad Gateway")).toMatchObject({ status: 502, code: undefined });
+    expect(decodeErrorBody(502, "Bad Gateway")).toMatchObject({ status: 502, bodyCode: undefined });
   });
 
   it("rejects a recognised code whose extras are malformed", () => {

@@ -37,7 +37,8 @@ function hasExtras(code: ErrorCode): code is ExtrasCode {
  * message for people, and the code's structured extras. It never carries a stack onto the wire.
  */
 export class OversyncError extends Error {
-  override readonly name = "OversyncError";
+  // Widened so a subclass (the client's SnapshotCapacityError) can report its own name.
+  override readonly name: string = "OversyncError";
   readonly code: ErrorCode;
   readonly status: number;
   readonly extras: OversyncErrorExtras;
@@ -78,18 +79,21 @@ function checkExtras(code: ErrorCode, extras: OversyncErrorExtras): OversyncErro
 
 /**
  * A non-2xx response the client handles by status alone: its body is not an error body, its code
- * is not ours, or the code came with a status other than the one it is defined with.
+ * is not ours, or the code came with a status other than the one it is defined with. Its `code` is
+ * always "http_status", so code switches stay over a closed set; the body's own code, which no
+ * decision may rest on, is `bodyCode`.
  */
 export class HttpStatusError extends Error {
   override readonly name = "HttpStatusError";
+  readonly code = "http_status";
   readonly status: number;
   /** The body's `error` member when it had a string one. */
-  readonly code: string | undefined;
+  readonly bodyCode: string | undefined;
 
-  constructor(status: number, code: string | undefined, message: string) {
+  constructor(status: number, bodyCode: string | undefined, message: string) {
     super(message);
     this.status = status;
-    this.code = code;
+    this.bodyCode = bodyCode;
   }
 }
 

@@ -1,33 +1,36 @@
 export type { SqlClient, SqlPool, SqlQueryable, SqlResult } from "./db/sql-pool.js";
 export { DatabaseUnavailableError } from "./db/database-unavailable.js";
 export { withClient } from "./db/session.js";
-export { type SyncRuntime, createSyncService } from "./runtime/create-sync-service.js";
+export { type SyncRuntime, createSyncService } from "./service/create-sync-service.js";
 export {
   type SchemaRule,
   type SchemaViolation,
-  ServiceConfigError,
   SyncLayoutError,
   UnsupportedSchemaError,
-} from "./runtime/errors.js";
-export type { TableRegistration } from "./runtime/schema-validation.js";
-export type { ServiceLogger, SyncServiceOptions } from "./runtime/service-options.js";
-export { DEFAULT_MAX_PRUNED_PER_COMMIT, type RetentionOptions } from "./runtime/retention.js";
+} from "./schema/schema-errors.js";
+export type { TableRegistration } from "./schema/schema-validation.js";
+export {
+  ServiceConfigError,
+  type ServiceLogger,
+  type SyncServiceOptions,
+} from "./service/service-options.js";
+export { DEFAULT_MAX_PRUNED_PER_COMMIT, type RetentionOptions } from "./history/retention.js";
 export {
   DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER,
   type SnapshotSessionOptions,
-} from "./runtime/snapshot-sessions.js";
+} from "./snapshot/snapshot-sessions.js";
 export {
   SNAPSHOT_RETRY_AFTER_SECONDS,
   SNAPSHOT_SLOT_LOCK_CLASSES,
   SnapshotCapacityError,
   type SnapshotSlotKind,
-} from "./runtime/snapshot-capacity.js";
+} from "./snapshot/snapshot-capacity.js";
 export {
   type BundleChangeWatchOptions,
   DEFAULT_WATCH_CHANNEL,
   DEFAULT_WATCH_HEARTBEAT_MS,
   DEFAULT_WATCH_MAX_STREAMS_PER_USER,
-} from "./runtime/bundle-watch.js";
+} from "./watch/bundle-watch.js";
 export {
   type BundleTransaction,
   type ScopeManager,
@@ -38,7 +41,7 @@ export {
   type ServerWriteBundle,
   type SyncBundleResult,
   type SyncBundleSource,
-} from "./runtime/scope-manager.js";
+} from "./bundle/server-writes.js";
 export {
   type ListenClient,
   type NotificationLogger,
@@ -46,7 +49,7 @@ export {
   PgNotificationListener,
   type PgNotificationListenerOptions,
   type Unlisten,
-} from "./runtime/notification-listener.js";
+} from "./watch/notification-listener.js";
 export type {
   Actor,
   BundleWatch,
@@ -58,7 +61,7 @@ export type {
   SnapshotChunkPage,
   ServiceStatus,
   SyncService,
-} from "./runtime/sync-service.js";
+} from "./service/sync-service.js";
 export {
   type BoundValue,
   type ColumnCodec,
@@ -67,7 +70,7 @@ export {
   UnsupportedColumnTypeError,
   type WireValue,
   describeColumn,
-} from "./runtime/column-codec.js";
+} from "./codec/column-codec.js";
 export {
   type AuthenticatedUser,
   DEFAULT_MAX_BODY_BYTES,

@@ -37,7 +37,7 @@ const PRIMARY_CODES: Readonly<Record<number, string>> = {
  * SQLite rejected a statement. `message` is SQLite's own text (for a trigger's RAISE it is exactly
  * the raised message, e.g. "SYNC_TRANSITION_PENDING"); `sqliteCode` is the primary result code name.
  */
-export class SqliteError extends OversyncClientError {
+export class SqliteError extends OversyncClientError<"sqlite_error"> {
   override readonly name = "SqliteError";
   /** The primary result code, e.g. "SQLITE_CONSTRAINT" or "SQLITE_BUSY". */
   readonly sqliteCode: string;

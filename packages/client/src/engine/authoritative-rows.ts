@@ -3,7 +3,14 @@
  * of them is written: the schema must be the configured one, the table managed, the key and
  * payload valid for the table (exactly its columns, values in wire form).
  */
-import { ProtocolViolationError, type RowOp, type WireKey } from "@oversync/protocol";
+import {
+  CanonicalJsonError,
+  type ProtocolViolationCode,
+  ProtocolViolationError,
+  type RowOp,
+  type WireKey,
+  canonicalJson,
+} from "@oversync/protocol";
 import {
   type KeyValue,
   type RowValues,
@@ -52,4 +59,17 @@ export function decodeAuthoritativeRow(schema: SyncSchema, row: WireRow): Author
     rowVersion: BigInt(row.row_version),
   };
   return op === "DELETE" ? decoded : { ...decoded, values: decodeWirePayload(table, row.payload) };
+}
+
+/**
+ * Canonical JSON of a value the server sent. The decoders accept a string with a lone surrogate
+ * escape, which canonical JSON cannot write (§3.1); that is the server breaking the protocol.
+ */
+export function serverCanonicalJson(value: unknown, code: ProtocolViolationCode, what: string): string {
+  try {
+    return canonicalJson(value);
+  } catch (error) {
+    if (!(error instanceof CanonicalJsonError)) throw error;
+    throw new ProtocolViolationError(code, `${what}: ${error.message}`, { cause: error });
+  }
 }

@@ -14,6 +14,7 @@
  * engine.
  */
 import { type BundleChangeEvent, OversyncError } from "@oversync/protocol";
+import { wireReaction } from "./wire-reactions.js";
 
 /** Settings of the loop. */
 export interface AutomaticDownloadOptions {
@@ -89,7 +90,7 @@ export function startAutomaticDownloads(
       opened = await host.openWatch(signal);
     } catch (error) {
       // The transport has already released a refused answer's body.
-      return error instanceof OversyncError && error.code === "bundle_change_watch_forbidden"
+      return error instanceof OversyncError && wireReaction(error.code, "watch") === "poll"
         ? "forbidden"
         : "ended";
     }

@@ -24,6 +24,7 @@ import {
 import type { RemoteSyncReport } from "./results.js";
 import { requireNoSourceRecovery, syncStatus } from "./session-gates.js";
 import { PendingPushReplayError, rebuildRequiredError } from "./sync-errors.js";
+import { wireReaction } from "./wire-reactions.js";
 
 /** Pulls to the stable ceiling, recovering the checkpoint when needed. */
 export async function pullToStable(ctx: EngineContext): Promise<RemoteSyncReport> {
@@ -40,10 +41,7 @@ export async function pullToStable(ctx: EngineContext): Promise<RemoteSyncReport
     const outcome = await pullIncremental(ctx);
     return { outcome, syncStatus: await store.read(syncStatus) };
   } catch (error) {
-    if (
-      error instanceof OversyncError &&
-      (error.code === "history_pruned" || error.code === "checkpoint_ahead")
-    ) {
+    if (error instanceof OversyncError && wireReaction(error.code, "pull") === "rebuild") {
       await markCheckpointRecovery(ctx, error.code);
       return rebuildKeepSource(ctx);
     }

@@ -16,7 +16,7 @@
  * `keep_merged` is invalid for a DELETE and needs exactly every column. An invalid resolution puts
  * the whole bundle back into dirty rows and fails with `invalid_conflict_resolution`.
  */
-import { type PushConflict, canonicalJson } from "@oversync/protocol";
+import type { PushConflict } from "@oversync/protocol";
 import {
   type RowValues,
   decodeQueuedPayload,
@@ -26,6 +26,7 @@ import {
 } from "../store/payload-codec.js";
 import type { OutboxRow } from "../store/runtime-state.js";
 import type { ManagedTable } from "../store/table-metadata.js";
+import { serverCanonicalJson } from "./authoritative-rows.js";
 import type { ConflictContext, ConflictResolution } from "./conflict-resolvers.js";
 import { type EngineContext, applyAuthoritatively, openStore } from "./engine-context.js";
 import { type Outbox, returnOutboxToQueue } from "./push-freeze.js";
@@ -51,7 +52,7 @@ export async function resolvePushConflict(
   conflict: PushConflict,
 ): Promise<boolean> {
   const store = openStore(ctx, "conflict resolution");
-  const conflictKey = canonicalJson(conflict.key);
+  const conflictKey = serverCanonicalJson(conflict.key, "invalid_response", "push_conflict key");
   const row = outbox.rows.find(
     (candidate) =>
       conflict.schema === store.schema.schema &&

@@ -29,6 +29,7 @@ import { fetchCommittedBundle, uploadAndCommit } from "./push-upload.js";
 import type { PushOutcome } from "./results.js";
 import { enterSourceRecovery, sourceRecoveryDemandOf } from "./source-recovery.js";
 import { PushConflictRetryExhaustedError, rebuildRequiredError } from "./sync-errors.js";
+import { wireReaction } from "./wire-reactions.js";
 
 /**
  * The server reports one conflicting row per refused commit, and each resolution settles that row
@@ -63,7 +64,8 @@ export async function pushPending(ctx: EngineContext, options: PushOptions = {})
   try {
     return await pushWithConflictRetries(ctx, options);
   } catch (error) {
-    const demand = sourceRecoveryDemandOf(error);
+    // The committed fetch's own history_pruned has become CommittedReplayPrunedError already.
+    const demand = sourceRecoveryDemandOf(error, "push");
     if (demand !== undefined) return enterSourceRecovery(ctx, demand);
     if (error instanceof CommittedReplayPrunedError) {
       await setRebuildRequired(ctx);
@@ -88,10 +90,7 @@ export async function pushPending(ctx: EngineContext, options: PushOptions = {})
         { cause: error },
       );
     }
-    if (
-      error instanceof OversyncError &&
-      (error.code === "initialization_stale" || error.code === "initialization_expired")
-    ) {
+    if (error instanceof OversyncError && wireReaction(error.code, "push") === "reattach") {
       await dropStaleBinding(ctx);
       throw new OversyncClientError(
         "initialization_lease_invalid",
@@ -179,7 +178,7 @@ async function pushWithConflictRetries(ctx: EngineContext, options: PushOptions)
     try {
       rows = await fetchCommittedBundle(ctx, committed);
     } catch (error) {
-      if (error instanceof OversyncError && error.code === "history_pruned") {
+      if (error instanceof OversyncError && wireReaction(error.code, "committed_rows") === "rebuild") {
         throw new CommittedReplayPrunedError(
           `committed bundle ${committed.bundle_seq} was pruned before it was replayed locally`,
           { cause: error },
@@ -216,7 +215,9 @@ function resumedIdentity(ctx: EngineContext, outbox: Outbox): CommittedBundleIde
 }
 
 function structuredConflictOf(error: unknown): PushConflict | undefined {
-  return error instanceof OversyncError && error.code === "push_conflict" ? error.extras.conflict : undefined;
+  return error instanceof OversyncError && wireReaction(error.code, "push") === "resolve_conflict"
+    ? error.extras.conflict
+    : undefined;
 }
 
 /** Sets the durable rebuild gate. */

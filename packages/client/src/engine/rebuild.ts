@@ -30,6 +30,7 @@ import {
   PendingPushReplayError,
   SourceRecoveryRequiredError,
 } from "./sync-errors.js";
+import { wireReaction } from "./wire-reactions.js";
 
 /** Reasons kept in the operation state while the rebuild gate is set outside source recovery. */
 const CHECKPOINT_RECOVERY_REASONS = new Set(["history_pruned", "checkpoint_ahead", "explicit_rebuild"]);
@@ -188,11 +189,11 @@ async function downloadAndApply(
     try {
       return await createSnapshotSession(ctx, { sourceReplacement: replacement });
     } catch (error) {
-      const demand = sourceRecoveryDemandOf(error);
+      const demand = sourceRecoveryDemandOf(error, "snapshot");
       if (demand !== undefined) return enterSourceRecovery(ctx, demand);
-      if (error instanceof OversyncError && error.code === "source_replacement_invalid") {
+      if (error instanceof OversyncError && wireReaction(error.code, "snapshot") === "keep_recovery") {
         throw new OversyncClientError(
-          "source_replacement_invalid",
+          "source_replacement_refused",
           `the server refused the source replacement (${error.message}); the recovery reservation is kept, contact support`,
           { cause: error },
         );

@@ -28,6 +28,7 @@ import { type EngineContext, applyAuthoritatively, openStore } from "./engine-co
 import { type Outbox, returnOutboxToQueue } from "./push-freeze.js";
 import { reapplyQueuedChanges } from "./queued-changes.js";
 import { markCheckpointRecovery } from "./rebuild.js";
+import { wireReaction } from "./wire-reactions.js";
 
 /** A local change the server refused for good. */
 export interface RejectedChange {
@@ -64,10 +65,7 @@ export class RejectionEvents {
 
 /** True for the server answers that refuse a bundle's content for good. */
 export function isPermanentRefusal(error: unknown): error is OversyncError {
-  return (
-    error instanceof OversyncError &&
-    (error.code === "push_chunk_invalid" || error.code === "push_commit_invalid")
-  );
+  return error instanceof OversyncError && wireReaction(error.code, "push") === "reject_change";
 }
 
 /**

@@ -10,7 +10,6 @@ import {
   ProtocolViolationError,
   type SnapshotNegotiation,
   type SnapshotSession,
-  canonicalJson,
 } from "@oversync/protocol";
 import type { SnapshotSessionArgs } from "../transport/sync-transport.js";
 import { withSnapshotCapacityRetry } from "../transport/retry-policy.js";
@@ -22,11 +21,13 @@ import {
   localKeyOfWireKey,
 } from "../store/payload-codec.js";
 import { NO_OPERATION, type SnapshotStageRow, storeError } from "../store/runtime-state.js";
+import { serverCanonicalJson } from "./authoritative-rows.js";
 import { type EngineContext, applyAuthoritatively, openStore } from "./engine-context.js";
 import type { RestoreSummary } from "./results.js";
 import { reapplyQueuedChanges } from "./queued-changes.js";
 import { requireFreshSource } from "./source-recovery.js";
 import { clearOutbox } from "./push-freeze.js";
+import { wireReaction } from "./wire-reactions.js";
 
 /** Opens a snapshot session, waiting out the server's capacity answers. */
 export function createSnapshotSession(
@@ -78,8 +79,7 @@ export async function downloadSnapshot(
 
 function isLostSession(error: unknown): boolean {
   return (
-    error instanceof OversyncError &&
-    (error.code === "snapshot_session_not_found" || error.code === "snapshot_session_expired")
+    error instanceof OversyncError && wireReaction(error.code, "snapshot") === "replace_snapshot_session"
   );
 }
 
@@ -119,7 +119,11 @@ async function stageSnapshot(
         tableName: table.name,
         keyJson: localKeyOfWireKey(table, row.key).keyJson,
         rowVersion: BigInt(row.row_version),
-        payload: canonicalJson(row.payload),
+        payload: serverCanonicalJson(
+          row.payload,
+          "invalid_snapshot_row",
+          `snapshot chunk rows[${index}].payload`,
+        ),
       };
     });
     await store.write((state) => state.stageSnapshotRows(staged));

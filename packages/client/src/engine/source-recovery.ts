@@ -9,8 +9,8 @@ import { OversyncClientError } from "../errors.js";
 import { NO_OPERATION, type RuntimeState, isValidSourceId, storeError } from "../store/runtime-state.js";
 import { type EngineContext, openStore } from "./engine-context.js";
 import type { SourceRecoveryReason } from "./results.js";
-import { isSourceRecoveryReason } from "./session-gates.js";
 import { SourceRecoveryRequiredError, SourceReplacementDivergedError } from "./sync-errors.js";
+import { type WireRequest, wireReaction } from "./wire-reactions.js";
 
 /** A server answer that demands source recovery, with the successor it named (if any). */
 export interface SourceRecoveryDemand {
@@ -18,10 +18,19 @@ export interface SourceRecoveryDemand {
   readonly replacedBySourceId: string | undefined;
 }
 
-/** The demand carried by `error`, when it is one of the four source-recovery codes. */
-export function sourceRecoveryDemandOf(error: unknown): SourceRecoveryDemand | undefined {
-  if (!(error instanceof OversyncError) || !isSourceRecoveryReason(error.code)) return undefined;
-  return { reason: error.code, replacedBySourceId: error.extras.replaced_by_source_id };
+/** The demand carried by `error`, an answer to `request`, when its reaction is `recover_source`. */
+export function sourceRecoveryDemandOf(
+  error: unknown,
+  request: Extract<WireRequest, "push" | "snapshot">,
+): SourceRecoveryDemand | undefined {
+  if (!(error instanceof OversyncError) || wireReaction(error.code, request) !== "recover_source") {
+    return undefined;
+  }
+  // Only the four source-recovery reasons answer recover_source (wire-reactions.test.ts).
+  return {
+    reason: error.code as SourceRecoveryReason,
+    replacedBySourceId: error.extras.replaced_by_source_id,
+  };
 }
 
 /**

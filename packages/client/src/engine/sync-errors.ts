@@ -1,11 +1,8 @@
 /**
  * The engine's typed failures that carry details beyond a code and a message. Every one is an
- * `OversyncClientError`, so `error.code` is the one thing to switch on; the subclasses add the
- * fields a caller needs to act (a recovery reason, counts, the conflict that was misresolved).
- *
- * Failures of the exchange with the server keep their own types from the transport and protocol:
- * `OversyncError` (a server error code), `HttpStatusError`, `ProtocolViolationError`,
- * `TransportError` and `RetryExhaustedError`.
+ * `OversyncClientError` with one code of its own, so `switch (error.code)` over the client's error
+ * family (`SyncClientError`, ../errors.ts) narrows to the subclass and the fields a caller needs to
+ * act (a recovery reason, counts, the conflict that was misresolved).
  */
 import type { SourceRecoveryReason } from "./results.js";
 import { OversyncClientError } from "../errors.js";
@@ -13,7 +10,7 @@ import type { OutboxState } from "../store/runtime-state.js";
 import type { ConflictContext, ConflictResolution } from "./conflict-resolvers.js";
 
 /** The server refused this source's bundle stream; `rebuild()` continues on a new source. */
-export class SourceRecoveryRequiredError extends OversyncClientError {
+export class SourceRecoveryRequiredError extends OversyncClientError<"source_recovery_required"> {
   override readonly name = "SourceRecoveryRequiredError";
 
   constructor(
@@ -28,7 +25,7 @@ export class SourceRecoveryRequiredError extends OversyncClientError {
 }
 
 /** The server names a replacement source other than the one already reserved locally. */
-export class SourceReplacementDivergedError extends OversyncClientError {
+export class SourceReplacementDivergedError extends OversyncClientError<"source_replacement_diverged"> {
   override readonly name = "SourceReplacementDivergedError";
 
   constructor(
@@ -46,7 +43,7 @@ export class SourceReplacementDivergedError extends OversyncClientError {
 export type CheckpointRecoveryBlockedReason = "push_failed";
 
 /** Checkpoint recovery needs local work pushed first and that did not succeed; nothing was lost. */
-export class CheckpointRecoveryBlockedError extends OversyncClientError {
+export class CheckpointRecoveryBlockedError extends OversyncClientError<"checkpoint_recovery_blocked"> {
   override readonly name = "CheckpointRecoveryBlockedError";
 
   constructor(
@@ -66,7 +63,7 @@ export class CheckpointRecoveryBlockedError extends OversyncClientError {
 }
 
 /** Conflicts kept coming back after the automatic retries; the intent stays in dirty rows. */
-export class PushConflictRetryExhaustedError extends OversyncClientError {
+export class PushConflictRetryExhaustedError extends OversyncClientError<"push_conflict_retry_exhausted"> {
   override readonly name = "PushConflictRetryExhaustedError";
 
   constructor(
@@ -81,7 +78,7 @@ export class PushConflictRetryExhaustedError extends OversyncClientError {
 }
 
 /** The resolver's answer does not fit the conflict; the whole rejected bundle went back to dirty rows. */
-export class InvalidConflictResolutionError extends OversyncClientError {
+export class InvalidConflictResolutionError extends OversyncClientError<"invalid_conflict_resolution"> {
   override readonly name = "InvalidConflictResolutionError";
 
   constructor(
@@ -97,7 +94,7 @@ export class InvalidConflictResolutionError extends OversyncClientError {
 }
 
 /** A frozen push bundle must reach the server before this operation. */
-export class PendingPushReplayError extends OversyncClientError {
+export class PendingPushReplayError extends OversyncClientError<"pending_push_replay"> {
   override readonly name = "PendingPushReplayError";
 
   constructor(
@@ -119,7 +116,7 @@ export interface SyncKeyMismatch {
 }
 
 /** The server's registered tables differ from the configured ones. */
-export class TableContractMismatchError extends OversyncClientError {
+export class TableContractMismatchError extends OversyncClientError<"table_contract_mismatch"> {
   override readonly name = "TableContractMismatchError";
 
   constructor(

@@ -8,6 +8,7 @@ import {
   OversyncError,
   ProtocolViolationError,
   SNAPSHOT_CAPACITY_ERROR_CODES,
+  type SnapshotCapacityCode,
   decodeErrorBody,
   parseRetryAfterMillis,
 } from "@oversync/protocol";
@@ -168,6 +169,6 @@ export async function errorFromResponse(
   return error;
 }
 
-function isCapacityCode(code: string): code is (typeof SNAPSHOT_CAPACITY_ERROR_CODES)[number] {
+function isCapacityCode(code: string): code is SnapshotCapacityCode {
   return (SNAPSHOT_CAPACITY_ERROR_CODES as readonly string[]).includes(code);
 }

@@ -5,6 +5,7 @@
  * clock so tests run them without waiting.
  */
 import { HttpStatusError, OversyncError, nextCapacityRetryDelay } from "@oversync/protocol";
+import { wireReaction } from "../engine/wire-reactions.js";
 import { RetryExhaustedError, SnapshotCapacityError, TransportError } from "./transport-errors.js";
 
 /** Time and randomness for the retry loops. */
@@ -91,7 +92,7 @@ export function isTransientFailure(error: unknown): boolean {
 
 /** True for a 404 committed_bundle_not_found (the bundle is committed but not yet readable). */
 export function isCommittedBundleNotFound(error: unknown): error is OversyncError {
-  return error instanceof OversyncError && error.code === "committed_bundle_not_found";
+  return error instanceof OversyncError && wireReaction(error.code, "committed_rows") === "refetch";
 }
 
 /** True for a 429 snapshot_build_capacity / snapshot_chunk_capacity answer. */

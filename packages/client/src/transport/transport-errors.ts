@@ -1,9 +1,10 @@
 /**
  * Failures of the HTTP exchange itself, as opposed to the server's answers: a server's error body
  * becomes `OversyncError` / `HttpStatusError` and a malformed success body `ProtocolViolationError`
- * (all from `@oversync/protocol`).
+ * (all from `@oversync/protocol`). All of them are members of the client's error family
+ * (`SyncClientError`, ../errors.ts).
  */
-import { OversyncError } from "@oversync/protocol";
+import { OversyncError, type SnapshotCapacityCode } from "@oversync/protocol";
 
 /** Stable machine codes of transport failures; switch on these, not on messages. */
 export type TransportErrorCode =
@@ -52,14 +53,12 @@ export function isTransportError(error: unknown, code?: TransportErrorCode): err
  * that code; it also carries the `Retry-After` delay, the one header the clients read (§0).
  */
 export class SnapshotCapacityError extends OversyncError {
+  override readonly name = "SnapshotCapacityError";
+  declare readonly code: SnapshotCapacityCode;
   /** `Retry-After` as milliseconds, or null when absent or not a positive whole number of seconds. */
   readonly retryAfterMillis: number | null;
 
-  constructor(
-    code: "snapshot_build_capacity" | "snapshot_chunk_capacity",
-    message: string,
-    retryAfterMillis: number | null,
-  ) {
+  constructor(code: SnapshotCapacityCode, message: string, retryAfterMillis: number | null) {
     super(code, message);
     this.retryAfterMillis = retryAfterMillis;
   }

@@ -4,7 +4,7 @@
  * later endpoints add routes by passing more of them to createSyncHandler.
  */
 import type { ErrorCode } from "@oversync/protocol";
-import type { Actor, SyncService } from "../runtime/sync-service.js";
+import type { Actor, SyncService } from "../service/sync-service.js";
 
 /** The HTTP methods sync routes use. */
 export type RouteMethod = "GET" | "POST" | "DELETE";

@@ -5,7 +5,7 @@
  * route's generic 5xx code, never with their message or stack.
  */
 import { OversyncError, SOURCE_ID_HEADER, sourceIdProblem, userIdProblem } from "@oversync/protocol";
-import type { Actor, SyncService } from "../runtime/sync-service.js";
+import type { Actor, SyncService } from "../service/sync-service.js";
 import { readBodyText } from "./request-body.js";
 import { errorResponse } from "./responses.js";
 import { type RouteContext, RouteTable, type SyncRoute } from "./routes.js";

@@ -13,7 +13,7 @@ import {
   decodeWatchQuery,
   formatBundleChangeEvent,
 } from "@oversync/protocol";
-import type { BundleWatch } from "../runtime/sync-service.js";
+import type { BundleWatch } from "../service/sync-service.js";
 import type { ActorRoute } from "./routes.js";
 
 /** The watch endpoint. */

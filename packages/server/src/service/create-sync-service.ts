@@ -1,0 +1,550 @@
+/**
+ * createSyncService: the runtime behind the SyncService interface. It owns the lifecycle (running,
+ * draining, closed), checks out one pool client per call and runs the call's transaction on it, and
+ * turns unexpected faults into the endpoint's 5xx code after logging them.
+ */
+import {
+  type CapabilitiesResponse,
+  type ErrorCode,
+  OversyncError,
+  PROTOCOL_VERSION,
+  serverFeatures,
+  sourceIdProblem,
+  userIdProblem,
+} from "@oversync/protocol";
+import {
+  type BundleCommittedHook,
+  type BundleTransaction,
+  type ScopeManager,
+  type SyncBundleResult,
+  type SyncBundleSource,
+  execScopeWrite,
+  writeWithinSyncBundle,
+} from "../bundle/server-writes.js";
+import { DatabaseUnavailableError } from "../db/database-unavailable.js";
+import { inTransaction, oneShotQueries, withClient } from "../db/session.js";
+import type { SqlClient, SqlQueryable } from "../db/sql-pool.js";
+import { readCommittedRows } from "../history/committed-rows.js";
+import { readPullPage } from "../history/pull.js";
+import {
+  type ResolvedRetention,
+  applyRetention,
+  countHistoryPruned,
+  moveRetainedFloor,
+  resolveRetention,
+} from "../history/retention.js";
+import { commitPushSession } from "../push/push-commit.js";
+import { validatePushRows } from "../push/push-rows.js";
+import { createPushSession, deletePushSession, uploadPushChunk } from "../push/push-session.js";
+import { bootstrapSyncSchema } from "../schema/bootstrap.js";
+import type { TableDirectory } from "../schema/table-catalog.js";
+import { resolveConnect } from "../scope/connect.js";
+import { checkUploadedRowSizes } from "../snapshot/snapshot-row-size.js";
+import {
+  createSnapshotSession,
+  deleteSnapshotSession,
+  purgeExpiredSnapshotSessions,
+  readSnapshotChunk,
+  touchSnapshotSession,
+} from "../snapshot/snapshot-sessions.js";
+import {
+  BundleWatchHub,
+  type CommittedBundleHeader,
+  type ResolvedWatchOptions,
+  notifyBundleCommitted,
+  resolveWatchOptions,
+} from "../watch/bundle-watch.js";
+import {
+  DEFAULT_PULL_PAGE_ROW_BUDGET,
+  type ResolvedLimits,
+  type ServiceLogger,
+  type SyncServiceOptions,
+  consoleLogger,
+  resolveLimits,
+} from "./service-options.js";
+import { readServiceCounters } from "./service-status.js";
+import type { Actor, BundleWatch, ServiceLifecycle, ServiceStatus, SyncService } from "./sync-service.js";
+
+/** A SyncService that still has to be bootstrapped before it serves calls. */
+export interface SyncRuntime extends SyncService {
+  /**
+   * Validates the registered tables and installs or verifies the `sync` layout and the capture
+   * triggers. Throws UnsupportedSchemaError or SyncLayoutError; until it succeeds every call is
+   * answered 503.
+   */
+  bootstrap(): Promise<{ layout: "created" | "verified" }>;
+  /** Server-originated writes with automatic source sequencing and scope initialization (server-writes.ts). */
+  readonly scopeManager: ScopeManager;
+  /**
+   * Runs `write` in one transaction and commits what it changed to registered tables as one bundle
+   * from `source`, which must be that source's next expected tuple; the scope must be initialized.
+   * Nothing changed, no bundle. Errors: ServerWriteError `invalid_server_write`,
+   * `snapshot_row_too_large`; OversyncError `scope_uninitialized`, `scope_initializing`,
+   * `history_pruned` (a tuple below the next one), `source_sequence_out_of_order`, `source_retired`,
+   * `service_unavailable`; DatabaseUnavailableError when no session can be had or its connection
+   * drops; whatever `write` throws.
+   */
+  withinSyncBundle<T>(
+    actor: Pick<Actor, "userId">,
+    source: SyncBundleSource,
+    write: (tx: BundleTransaction) => Promise<T>,
+  ): Promise<SyncBundleResult<T>>;
+  /**
+   * Moves `userId`'s retained bundle floor up to `floor` and deletes the history at or below it
+   * (what the retention policy does, on demand; `POST /test/retention-floor` calls it). `floor`
+   * must lie between the current floor and the latest bundle. Errors: OversyncError
+   * `invalid_request`, `user_state_not_found`, `service_unavailable`, `retention_floor_update_failed`.
+   */
+  setRetainedFloor(userId: string, floor: number): Promise<void>;
+}
+
+/** Builds the sync runtime over `options.pool`. Call `bootstrap()` before serving. */
+export function createSyncService(options: SyncServiceOptions): SyncRuntime {
+  return new Runtime(options);
+}
+
+/** Attempts for write transactions that hit a serialization failure or deadlock. */
+const WRITE_ATTEMPTS = 3;
+
+class Runtime implements SyncRuntime {
+  private readonly limits: ResolvedLimits;
+  private readonly logger: ServiceLogger;
+  private readonly rowBudget: number;
+  private readonly watch: ResolvedWatchOptions | undefined;
+  private readonly watchHub: BundleWatchHub | undefined;
+  private readonly retention: ResolvedRetention | undefined;
+  /** Statements outside any call's session (status counters, watch reads), each on its own session. */
+  private readonly oneShot: SqlQueryable;
+  private directory: TableDirectory | undefined;
+  private lifecycle: ServiceLifecycle = "running";
+  private inflight = 0;
+  private drained: (() => void) | undefined;
+  readonly scopeManager: ScopeManager = {
+    execWrite: (scopeId, options, write) =>
+      this.serverWrite((client, directory) =>
+        execScopeWrite(
+          client,
+          directory,
+          this.committedHook,
+          this.limits.max_bytes_per_snapshot_row,
+          scopeId,
+          options,
+          write,
+        ),
+      ),
+  };
+
+  constructor(private readonly options: SyncServiceOptions) {
+    this.limits = resolveLimits(options.limits);
+    this.logger = options.logger ?? consoleLogger;
+    this.rowBudget = options.pullPageRowBudget ?? DEFAULT_PULL_PAGE_ROW_BUDGET;
+    this.retention = resolveRetention(options.retention);
+    this.watch = options.watch === undefined ? undefined : resolveWatchOptions(options.watch);
+    this.oneShot = oneShotQueries(options.pool);
+    this.watchHub =
+      this.watch === undefined ? undefined : new BundleWatchHub(this.oneShot, this.watch, this.logger);
+  }
+
+  async bootstrap(): Promise<{ layout: "created" | "verified" }> {
+    const result = await withClient(this.options.pool, (client) =>
+      bootstrapSyncSchema(client, this.options.registeredTables),
+    );
+    this.directory = result.directory;
+    return { layout: result.layout };
+  }
+
+  async capabilities(actor?: Actor): Promise<CapabilitiesResponse> {
+    const tables = this.ready().tables;
+    const watch = this.watch !== undefined && (actor === undefined || (await this.watchAllowed(actor)));
+    return {
+      protocol_version: PROTOCOL_VERSION,
+      schema_version: this.options.maxSupportedSchemaVersion,
+      app_name: this.options.appName,
+      registered_tables: tables.map((table) => `${table.schema}.${table.table}`),
+      registered_table_specs: tables.map((table) => ({
+        schema: table.schema,
+        table: table.table,
+        sync_key_columns: [table.keyColumn],
+      })),
+      features: serverFeatures({ bundleChangeWatch: watch }),
+      bundle_limits: { ...this.limits },
+    };
+  }
+
+  connect(actor: Actor, request: Parameters<SyncService["connect"]>[1]) {
+    return this.write("connect", "connect_failed", actor, (client) =>
+      resolveConnect(client, actor, request, this.limits.initialization_lease_ttl_seconds),
+    );
+  }
+
+  createPushSession(actor: Actor, request: Parameters<SyncService["createPushSession"]>[1]) {
+    return this.write("push session create", "push_session_create_failed", actor, (client) =>
+      createPushSession(client, actor, request, this.limits),
+    );
+  }
+
+  uploadPushChunk(actor: Actor, pushId: string, request: Parameters<SyncService["uploadPushChunk"]>[2]) {
+    return this.call("push chunk", "push_chunk_failed", actor, async (directory) => {
+      if (request.rows.length > this.limits.max_rows_per_push_chunk) {
+        throw new OversyncError(
+          "push_chunk_invalid",
+          `rows length ${request.rows.length} exceeds max_rows_per_push_chunk ${this.limits.max_rows_per_push_chunk}`,
+        );
+      }
+      const rows = validatePushRows(directory, request.rows);
+      checkUploadedRowSizes(rows, this.limits.max_bytes_per_snapshot_row);
+      return withClient(this.options.pool, (client) =>
+        inTransaction(client, { attempts: WRITE_ATTEMPTS }, () =>
+          uploadPushChunk(client, actor, pushId, request, rows, this.limits),
+        ),
+      );
+    });
+  }
+
+  commitPushSession(actor: Actor, pushId: string) {
+    return this.write("push commit", "push_session_commit_failed", actor, async (client, directory) => {
+      const committed = await commitPushSession(client, directory, actor, pushId, this.limits);
+      await this.bundleCommitted(client, actor.userId, committed);
+      return committed;
+    });
+  }
+
+  deletePushSession(actor: Actor, pushId: string) {
+    return this.write("push session delete", "push_session_delete_failed", actor, (client) =>
+      deletePushSession(client, actor, pushId),
+    );
+  }
+
+  getCommittedBundleRows(actor: Actor, request: Parameters<SyncService["getCommittedBundleRows"]>[1]) {
+    return this.read("committed rows", "committed_bundle_rows_failed", actor, (client, directory) =>
+      readCommittedRows(client, directory, actor, request, this.limits),
+    );
+  }
+
+  pull(actor: Actor, query: Parameters<SyncService["pull"]>[1]) {
+    return this.read("pull", "pull_failed", actor, (client, directory) =>
+      readPullPage(client, directory, actor, query, this.limits, this.rowBudget),
+    );
+  }
+
+  createSnapshotSession(actor: Actor, request: Parameters<SyncService["createSnapshotSession"]>[1]) {
+    return this.call("snapshot session create", "snapshot_session_create_failed", actor, (directory) =>
+      withClient(this.options.pool, async (client) => {
+        // Outside the build's snapshot, so purging never conflicts with it.
+        await purgeExpiredSnapshotSessions(client);
+        return inTransaction(client, { isolation: "repeatable read", attempts: WRITE_ATTEMPTS }, () =>
+          createSnapshotSession(client, directory, actor, request, this.limits, this.options.snapshots ?? {}),
+        );
+      }),
+    );
+  }
+
+  getSnapshotChunk(actor: Actor, request: Parameters<SyncService["getSnapshotChunk"]>[1]) {
+    return this.call("snapshot chunk", "snapshot_chunk_failed", actor, () =>
+      withClient(this.options.pool, async (client) => {
+        await touchSnapshotSession(client, actor, request.snapshot_id);
+        return inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
+          readSnapshotChunk(client, actor, request, this.limits),
+        );
+      }),
+    );
+  }
+
+  deleteSnapshotSession(actor: Actor, snapshotId: string) {
+    return this.write("snapshot session delete", "snapshot_session_delete_failed", actor, (client) =>
+      deleteSnapshotSession(client, actor, snapshotId),
+    );
+  }
+
+  openBundleWatch(actor: Actor, query: Parameters<SyncService["openBundleWatch"]>[1]): Promise<BundleWatch> {
+    return this.call("watch", "bundle_change_watch_failed", actor, async () => {
+      if (this.watchHub === undefined) {
+        throw new OversyncError(
+          "bundle_change_watch_disabled",
+          "bundle change watch is disabled on this server; poll with pull instead",
+        );
+      }
+      if (!(await this.watchAllowed(actor))) {
+        throw new OversyncError(
+          "bundle_change_watch_forbidden",
+          "bundle change watch is forbidden for this actor; poll with pull instead",
+        );
+      }
+      return this.watchHub.subscribe(actor.userId, query.after_bundle_seq);
+    });
+  }
+
+  withinSyncBundle<T>(
+    actor: Pick<Actor, "userId">,
+    source: SyncBundleSource,
+    write: (tx: BundleTransaction) => Promise<T>,
+  ): Promise<SyncBundleResult<T>> {
+    return this.serverWrite((client, directory) =>
+      writeWithinSyncBundle(
+        client,
+        directory,
+        this.committedHook,
+        this.limits.max_bytes_per_snapshot_row,
+        actor.userId,
+        source,
+        write,
+      ),
+    );
+  }
+
+  /**
+   * A server-originated write: one client, one READ COMMITTED transaction, never retried (the
+   * callback may have effects outside the database), counted in flight. Its errors reach the host
+   * as they are.
+   */
+  private async serverWrite<T>(
+    work: (client: SqlClient, directory: TableDirectory) => Promise<T>,
+  ): Promise<T> {
+    const directory = this.ready();
+    this.inflight++;
+    try {
+      return await withClient(this.options.pool, (client) =>
+        inTransaction(client, {}, () => work(client, directory)),
+      );
+    } finally {
+      this.inflight--;
+      if (this.inflight === 0 && this.drained !== undefined) this.drained();
+    }
+  }
+
+  setRetainedFloor(userId: string, floor: number): Promise<void> {
+    return this.track("retained floor update", "retention_floor_update_failed", { userId }, () => {
+      const problem = userIdProblem(userId);
+      if (problem !== undefined) throw new OversyncError("invalid_request", `user id ${problem}`);
+      return withClient(this.options.pool, (client) =>
+        inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => moveRetainedFloor(client, userId, floor)),
+      );
+    });
+  }
+
+  /**
+   * Runs a client-facing transaction on `client` and counts a `history_pruned` answer in the status
+   * counter once that transaction has ended (a read-only one cannot advance the sequence).
+   */
+  private async countPruned<T>(client: SqlClient, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof OversyncError && error.code === "history_pruned") {
+        // The answer matters more than the counter: a failed count is logged, not returned.
+        await countHistoryPruned(client).catch((fault: unknown) =>
+          this.logger.warn("counting a history_pruned answer failed", { error: fault }),
+        );
+      }
+      throw error;
+    }
+  }
+
+  private readonly committedHook: BundleCommittedHook = (client, userId, bundle) =>
+    this.bundleCommitted(client, userId, bundle);
+
+  watchSubscriberCount(userId: string): number {
+    return this.watchHub?.subscriberCount(userId) ?? 0;
+  }
+
+  /** The host's watch hook; everyone may watch when it sets none. */
+  private async watchAllowed(actor: Actor): Promise<boolean> {
+    return this.watch?.allow === undefined || (await this.watch.allow(actor)) === true;
+  }
+
+  /**
+   * Work every committed bundle does inside its own transaction, whatever produced it (push commit,
+   * execWrite, withinSyncBundle): the retention policy, then the watch NOTIFY (delivered only if the
+   * transaction commits).
+   */
+  private async bundleCommitted(
+    client: SqlQueryable,
+    userId: string,
+    bundle: CommittedBundleHeader,
+  ): Promise<void> {
+    if (this.retention !== undefined) await applyRetention(client, userId, this.retention);
+    if (this.watch !== undefined) await notifyBundleCommitted(client, this.watch.channel, userId, bundle);
+  }
+
+  health(): Promise<ServiceStatus> {
+    return this.report("health_failed");
+  }
+
+  status(): Promise<ServiceStatus> {
+    return this.report("status_failed");
+  }
+
+  private async report(failureCode: "health_failed" | "status_failed"): Promise<ServiceStatus> {
+    const accepting = this.lifecycle === "running" && this.directory !== undefined;
+    let counters: Awaited<ReturnType<typeof readServiceCounters>> | undefined;
+    if (this.directory !== undefined) {
+      try {
+        counters = await readServiceCounters(this.oneShot);
+      } catch (error) {
+        if (error instanceof DatabaseUnavailableError) throw this.unavailable("status query", error, {});
+        this.logger.error("status query failed", { error });
+        throw new OversyncError(failureCode, "reading the service status failed; retry later");
+      }
+    }
+    const floorAhead = counters?.user_state_retention_floor_ahead_count ?? 0;
+    return {
+      status: accepting && floorAhead === 0 ? "healthy" : "unhealthy",
+      version: PROTOCOL_VERSION,
+      app_name: this.options.appName,
+      lifecycle: this.lifecycle,
+      accepting_operations: accepting,
+      inflight_operations: this.inflight,
+      registered_tables: (this.directory?.tables ?? []).map((table) => `${table.schema}.${table.table}`),
+      features: serverFeatures({ bundleChangeWatch: this.watch !== undefined }),
+      user_state_retention_floor_ahead_count: floorAhead,
+      latest_bundle_seq_max: counters?.latest_bundle_seq_max ?? 0,
+      retained_bundle_floor_min: counters?.retained_bundle_floor_min ?? 0,
+      retained_bundle_floor_max: counters?.retained_bundle_floor_max ?? 0,
+      retained_bundle_window_min: counters?.retained_bundle_window_min ?? 0,
+      retained_bundle_window_max: counters?.retained_bundle_window_max ?? 0,
+      history_pruned_error_count: counters?.history_pruned_error_count ?? 0,
+      accepted_push_replay_count: counters?.accepted_push_replay_count ?? 0,
+      rejected_registered_write_count: counters?.rejected_registered_write_count ?? 0,
+      committed_bundle_count: counters?.committed_bundle_count ?? 0,
+      committed_bundle_bytes: counters?.committed_bundle_bytes ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.lifecycle === "closed") return;
+    this.lifecycle = "shutting_down";
+    // Watch streams are not in-flight calls: they end now, so their HTTP responses can finish.
+    await this.watchHub?.close();
+    if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    this.lifecycle = "closed";
+  }
+
+  /** A write call: its own client and a READ COMMITTED transaction retried on transient failures. */
+  /** A call whose work is one write transaction, rerun on serialization failures. */
+  private write<T>(
+    operation: string,
+    failureCode: ErrorCode,
+    actor: Actor,
+    work: (client: SqlClient, directory: TableDirectory) => Promise<T>,
+  ): Promise<T> {
+    return this.call(operation, failureCode, actor, (directory) =>
+      withClient(this.options.pool, (client) =>
+        this.countPruned(client, () =>
+          inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => work(client, directory)),
+        ),
+      ),
+    );
+  }
+
+  /** A call whose work is one read-only REPEATABLE READ transaction (one consistent view). */
+  private read<T>(
+    operation: string,
+    failureCode: ErrorCode,
+    actor: Actor,
+    work: (client: SqlClient, directory: TableDirectory) => Promise<T>,
+  ): Promise<T> {
+    return this.call(operation, failureCode, actor, (directory) =>
+      withClient(this.options.pool, (client) =>
+        this.countPruned(client, () =>
+          inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
+            work(client, directory),
+          ),
+        ),
+      ),
+    );
+  }
+
+  /** The registered tables, or 503 unless the service is bootstrapped and running. */
+  private ready(): TableDirectory {
+    if (this.lifecycle !== "running") {
+      throw new OversyncError(
+        "service_unavailable",
+        "the sync service is shutting down; retry against another instance",
+      );
+    }
+    if (this.directory === undefined) {
+      throw new OversyncError(
+        "service_unavailable",
+        "the sync service is not bootstrapped yet; retry shortly",
+      );
+    }
+    return this.directory;
+  }
+
+  /**
+   * Runs one service call: refuses it with 503 unless the service is bootstrapped and running,
+   * checks the actor, counts it in flight, and maps faults that are not protocol errors to
+   * `failureCode` (logged with their cause, never sent over the wire).
+   */
+  private call<T>(
+    operation: string,
+    failureCode: ErrorCode,
+    actor: Actor,
+    work: (directory: TableDirectory) => Promise<T>,
+  ): Promise<T> {
+    return this.track(
+      operation,
+      failureCode,
+      { userId: actor.userId, sourceId: actor.sourceId },
+      (directory) => {
+        checkActor(actor);
+        return work(directory);
+      },
+    );
+  }
+
+  /**
+   * The answer to a call that lost the database: 503 `service_unavailable`, which clients retry,
+   * with a message that names no driver detail. It is logged as a warning: an outage or a restart
+   * of PostgreSQL, not a fault of this server, and the pool reconnects by itself.
+   */
+  private unavailable(
+    operation: string,
+    error: DatabaseUnavailableError,
+    context: Readonly<Record<string, string>>,
+  ): OversyncError {
+    this.logger.warn(`${operation} lost the database`, { error, ...context });
+    return new OversyncError("service_unavailable", "the database is unavailable; retry shortly", {
+      cause: error,
+    });
+  }
+
+  /** `call` without an actor (`context` goes into the fault log): the service-side operations. */
+  private async track<T>(
+    operation: string,
+    failureCode: ErrorCode,
+    context: Readonly<Record<string, string>>,
+    work: (directory: TableDirectory) => Promise<T>,
+  ): Promise<T> {
+    const directory = this.ready();
+    this.inflight++;
+    try {
+      return await work(directory);
+    } catch (error) {
+      if (error instanceof OversyncError) throw error;
+      if (error instanceof DatabaseUnavailableError) throw this.unavailable(operation, error, context);
+      this.logger.error(`${operation} failed`, { error, ...context });
+      throw new OversyncError(failureCode, `${operation} failed on the server; retry later`, {
+        cause: error,
+      });
+    } finally {
+      this.inflight--;
+      if (this.inflight === 0 && this.drained !== undefined) this.drained();
+    }
+  }
+}
+
+/** The identity rules (identity.ts in the protocol) for hosts that call the service directly. */
+function checkActor(actor: Actor): void {
+  if (actor.userId.length === 0) {
+    throw new OversyncError("authentication_failed", "the request carries no authenticated user");
+  }
+  const userProblem = userIdProblem(actor.userId);
+  if (userProblem !== undefined) {
+    throw new OversyncError("authentication_failed", `the authenticated user id ${userProblem}`);
+  }
+  const sourceProblem = sourceIdProblem(actor.sourceId);
+  if (sourceProblem !== undefined) {
+    throw new OversyncError("invalid_request", `Oversync-Source-ID ${sourceProblem}`);
+  }
+}
