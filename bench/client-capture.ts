@@ -6,7 +6,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openBetterSqlite3Driver, openSyncStore } from "@oversync/client";
+import { openSyncStore } from "../packages/client/src/store/sync-store.js";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 import { type Measurement, median, timed } from "./measure.js";
 
 const TABLE_SQL = (name: string) =>

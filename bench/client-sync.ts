@@ -10,12 +10,8 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  type SqliteDriver,
-  type SyncClient,
-  createSyncClient,
-  openBetterSqlite3Driver,
-} from "@oversync/client";
+import { type SqliteDriver, type SyncClient, createSyncClient } from "@oversync/client";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 import { createSyncHandler, createSyncService } from "@oversync/server";
 import { serveOnLoopback, testAuthenticate } from "../test/server-http/http-support.js";
 import { createTestDatabase } from "../test/support/postgres.js";

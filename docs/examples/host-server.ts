@@ -1,8 +1,10 @@
 /**
  * How a host application mounts the oversync server with its own authentication. The README quotes
- * the part between the `readme:begin` and `readme:end` markers; test/docs/host-server.test.ts runs
- * this file against a real database, so the README's example stays true.
+ * the imports between `readme:imports` and `readme:imports-end`, then the part between the
+ * `readme:begin` and `readme:end` markers; test/docs/host-server.test.ts runs this file against a
+ * real database, so the README's example stays true.
  */
+// readme:imports
 import { createServer } from "node:http";
 import {
   PgNotificationListener,
@@ -11,6 +13,7 @@ import {
   toNodeListener,
 } from "@oversync/server";
 import pg from "pg";
+// readme:imports-end
 
 /** What the host supplies: its database and its own way of turning a bearer token into a user id. */
 export interface HostOptions {

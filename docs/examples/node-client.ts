@@ -1,15 +1,19 @@
 /**
  * A Node app syncing one local SQLite table with the reference server (`npm start`). The README
- * quotes the part between the `readme:begin` and `readme:end` markers; test/docs/node-client.test.ts
- * runs this file against a real reference server, so the README's example stays true.
+ * quotes the imports between `readme:imports` and `readme:imports-end`, then the part between the
+ * `readme:begin` and `readme:end` markers; test/docs/node-client.test.ts runs this file against a
+ * real reference server, so the README's example stays true.
  *
  * Run it yourself: `npm start` in one terminal, then
- * `node --import tsx docs/examples/node-client.ts` in another.
+ * `node --conditions=@oversync/source --import tsx docs/examples/node-client.ts` in another.
  */
-import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
+// readme:imports
+import { randomUUID } from "node:crypto";
 import { EXAMPLE_CLIENT_CONFIG, exampleClientSchemaSql } from "@oversync/cli";
-import { createSyncClient, openBetterSqlite3Driver } from "@oversync/client";
+import { createSyncClient } from "@oversync/client";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
+// readme:imports-end
 
 /** Signs `user` in on the reference server, writes one row locally and syncs it; returns the sync report. */
 export async function runNodeClient(server: string, file: string, user: string) {

@@ -4,11 +4,12 @@
  * one transaction together with its ledger entry in `chaos_ledger`, a local table sync does not
  * manage; so whatever moment the process dies at, the ledger holds exactly the acknowledged writes.
  *
- *   node --import tsx test/chaos/device.ts '<json DeviceArgs>'
+ *   node --conditions=@oversync/source --import tsx test/chaos/device.ts '<json DeviceArgs>'
  */
 import { randomUUID } from "node:crypto";
 import { EXAMPLE_CLIENT_CONFIG, exampleClientSchemaSql } from "@oversync/cli";
-import { type SqliteDriver, createSyncClient, openBetterSqlite3Driver } from "@oversync/client";
+import { type SqliteDriver, createSyncClient } from "@oversync/client";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 
 /** What the orchestrator passes. */
 export interface DeviceArgs {

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "../support/postgres.js";
+import { RUN_FROM_SOURCE } from "../support/run-from-source.js";
 import { type ServeProcess, freePort, startServe } from "../support/serve-process.js";
 import { type DeviceArgs, deviceClient, openDeviceDatabase } from "./device.js";
 
@@ -155,7 +156,7 @@ async function settleAndCheck() {
 }
 
 function startDevice(device: RunningDevice): void {
-  const child = spawn(process.execPath, ["--import", "tsx", DEVICE_SCRIPT, JSON.stringify(device.args)], {
+  const child = spawn(process.execPath, [...RUN_FROM_SOURCE, DEVICE_SCRIPT, JSON.stringify(device.args)], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   child.stderr

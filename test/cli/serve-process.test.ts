@@ -1,7 +1,8 @@
 /**
- * `oversync serve` as a real child process (`node --import tsx packages/cli/src/bin.ts serve`), as
- * `npm start` runs it: startup banner, probes, sign-in and a push/pull round trip over loopback on
- * PGlite and on PostgreSQL, then graceful shutdown on SIGTERM/SIGINT while a request is in flight.
+ * `oversync serve` as a real child process, run from source as `npm start` runs it
+ * (`node --conditions=@oversync/source --import tsx packages/cli/src/bin.ts serve`): startup
+ * banner, probes, sign-in and a push/pull round trip over loopback on PGlite and on PostgreSQL,
+ * then graceful shutdown on SIGTERM/SIGINT while a request is in flight.
  */
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { RUN_FROM_SOURCE } from "../support/run-from-source.js";
 import type { ChildArgs } from "./child.js";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("./child.ts", import.meta.url));
@@ -26,9 +27,9 @@ export interface RunningChild {
   killAndWait(): Promise<ChildExit>;
 }
 
-/** Spawns `node --import tsx child.ts <args>`. */
+/** Spawns `node --conditions=@oversync/source --import tsx child.ts <args>`. */
 export function startChild(args: ChildArgs): RunningChild {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD_SCRIPT, JSON.stringify(args)], {
+  const child = spawn(process.execPath, [...RUN_FROM_SOURCE, CHILD_SCRIPT, JSON.stringify(args)], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -5,7 +5,7 @@
  * the progress listener: `process.kill(process.pid, "SIGKILL")` delivers the signal before it
  * returns, so nothing after the reported phase runs.
  *
- *   node --import tsx test/client-durability/child.ts '<ChildArgs as JSON>'
+ *   node --conditions=@oversync/source --import tsx test/client-durability/child.ts '<ChildArgs as JSON>'
  *
  * On success it prints one JSON line `{"done":true,"outcome":…}` and exits 0; on failure it prints
  * `{"done":false,"error":…}` and exits 1.

@@ -10,10 +10,9 @@ import {
   type SqliteDriver,
   type SyncClient,
   createSyncClient,
-  isNodeSqliteAvailable,
-  openBetterSqlite3Driver,
-  openNodeSqliteDriver,
 } from "@oversync/client";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
+import { isNodeSqliteAvailable, openNodeSqliteDriver } from "@oversync/client/node-sqlite";
 import { SQLITE_DDL, SYNC_CONFIG } from "./schema.js";
 
 /** The driver the engine suites use: node:sqlite where Node has it, else better-sqlite3. */

@@ -17,6 +17,7 @@
  * counts must then still hold after a settle window (or the case's `observeForMillis`), so an
  * extra pull arriving late is caught.
  */
+import type { EndpointName } from "@oversync/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import type { FakeStream } from "../client-support/fake-sync-server.js";
 import { type ServerScript, applyServerScript } from "../client-support/fixture-scripts.js";
@@ -82,7 +83,7 @@ describe("automatic downloads watch rounds beyond the fixtures", () => {
     });
     return h;
   }
-  const count = (h: EngineHarness, route: string) => h.server.requestsTo("GET", route).length;
+  const count = (h: EngineHarness, endpoint: EndpointName) => h.server.requestsTo(endpoint).length;
 
   it("switches to polling after a 403 bundle_change_watch_forbidden setup answer", async () => {
     harness = await startEngineHarness();
@@ -90,9 +91,9 @@ describe("automatic downloads watch rounds beyond the fixtures", () => {
       statusReply(403, { error: "bundle_change_watch_forbidden", message: "watch is not allowed" }),
     );
     const h = await started({ intervalMillis: 20, reconnectMillis: 10 });
-    await eventually("three polls", async () => count(h, "sync/pull") >= 3);
+    await eventually("three polls", async () => count(h, "pull") >= 3);
     // Polling continues, but /sync/watch is never asked again (reconnects would come every 10 ms).
-    expect(count(h, "sync/watch")).toBe(1);
+    expect(count(h, "watch")).toBe(1);
   });
 
   it("retries a refused watch setup after the reconnect delay, not the polling interval", async () => {
@@ -101,8 +102,8 @@ describe("automatic downloads watch rounds beyond the fixtures", () => {
       statusReply(503, { error: "bundle_change_watch_disabled", message: "bundle change watch is disabled" }),
     );
     const h = await started({ intervalMillis: 60_000, reconnectMillis: 10 });
-    await eventually("a second watch attempt", async () => count(h, "sync/watch") >= 2);
-    expect(count(h, "sync/pull")).toBe(1);
+    await eventually("a second watch attempt", async () => count(h, "watch") >= 2);
+    expect(count(h, "pull")).toBe(1);
   });
 
   it("skips the fallback pull when the stream's last event pull failed", async () => {
@@ -123,12 +124,12 @@ describe("automatic downloads watch rounds beyond the fixtures", () => {
       failFirst(1, statusReply(500, { error: "temporary", message: "retry" }), next),
     );
     const h = await started({ intervalMillis: 60_000, reconnectMillis: 60_000 });
-    await eventually("the event pull", async () => count(h, "sync/pull") >= 1);
+    await eventually("the event pull", async () => count(h, "pull") >= 1);
     await delay(EXACT_SETTLE_MILLIS);
     // One failed event pull, no fallback pull on the ended stream; the reconnect (a minute away)
     // would catch up from the checkpoint.
-    expect(count(h, "sync/pull")).toBe(1);
-    expect(count(h, "sync/watch")).toBe(1);
+    expect(count(h, "pull")).toBe(1);
+    expect(count(h, "watch")).toBe(1);
   });
 });
 
@@ -145,10 +146,10 @@ async function runCase(fixture: WatchCase): Promise<void> {
     await harness.client.attach("user-1");
     const firstRequest = harness.server.requests.length;
     const since = () => harness.server.requests.slice(firstRequest);
-    const pulls = () => since().filter((request) => request.route === "sync/pull").length;
+    const pulls = () => since().filter((request) => request.endpoint === "pull").length;
     const watchAfters = () =>
       since()
-        .filter((request) => request.route === "sync/watch")
+        .filter((request) => request.endpoint === "watch")
         .map((request) => Number(request.query.after_bundle_seq));
     const exact = expected.watchAttemptsExactly !== undefined || expected.fallbackPullsExactly !== undefined;
     const reconnectMillis = exact ? 60_000 : 10;
@@ -280,7 +281,7 @@ function releasedCount(events: readonly ClientEvent[]): number {
 }
 
 function openWatch(harness: EngineHarness): FakeStream | undefined {
-  return harness.server.openStreams().find((stream) => stream.request.route === "sync/watch");
+  return harness.server.openStreams().find((stream) => stream.request.endpoint === "watch");
 }
 
 async function usersMatch(harness: EngineHarness, users: ExpectedWatchState["users"]): Promise<boolean> {

@@ -138,7 +138,7 @@ describe("push conflicts", () => {
       retryCount: 3,
       remainingDirtyRowCount: 1n,
     });
-    expect(h.server.requestsTo("POST", "sync/push-sessions/:pushId/commit")).toHaveLength(4);
+    expect(h.server.requestsTo("pushCommit")).toHaveLength(4);
     expect(await h.query("SELECT op, base_row_version FROM _sync_dirty_rows")).toEqual([
       { op: "UPDATE", base_row_version: 5n },
     ]);

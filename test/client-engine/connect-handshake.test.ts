@@ -64,7 +64,7 @@ async function runCase(fixture: ConnectCase): Promise<void> {
       await harness.execute(["INSERT INTO users(id, name) VALUES('local-1', 'Local')"]);
     }
     const { error, result } = await outcomeOf(() => harness.client.attach("user-1"));
-    const connects = harness.server.requestsTo("POST", "sync/connect");
+    const connects = harness.server.requestsTo("connect");
     expect(connects.length > 0, "connect called").toBe(expected.connectCalled);
     for (const request of connects) {
       expect(request.body).toEqual({ has_local_pending_rows: fixture.local.hasLocalPendingRows });

@@ -12,10 +12,9 @@ import {
   type SyncClientOptions,
   type SyncConfig,
   createSyncClient,
-  isNodeSqliteAvailable,
-  openBetterSqlite3Driver,
-  openNodeSqliteDriver,
 } from "@oversync/client";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
+import { isNodeSqliteAvailable, openNodeSqliteDriver } from "@oversync/client/node-sqlite";
 import { FakeSyncBackend, type FakeSyncBackendOptions } from "../client-support/fake-sync-backend.js";
 import { type FakeSyncServer, startFakeSyncServer } from "../client-support/fake-sync-server.js";
 

@@ -152,7 +152,5 @@ export function lastUploadedRows(server: FakeSyncServer): string[] {
 
 /** The push-session create requests, in order. */
 export function pushCreateRequests(server: FakeSyncServer): { source_bundle_id: number }[] {
-  return server
-    .requestsTo("POST", "sync/push-sessions")
-    .map((request) => request.body as { source_bundle_id: number });
+  return server.requestsTo("pushCreate").map((request) => request.body as { source_bundle_id: number });
 }

@@ -161,7 +161,7 @@ describe("attach and detach", () => {
     );
     const error = await h.client.pushPending().catch((caught: unknown) => caught);
     expect(isClientError(error, "initialization_lease_invalid")).toBe(true);
-    expect(h.server.requestsTo("POST", "sync/push-sessions")[0]!.body).toMatchObject({
+    expect(h.server.requestsTo("pushCreate")[0]!.body).toMatchObject({
       initialization_id: FAKE_INITIALIZATION_ID,
     });
     expect(
@@ -172,9 +172,7 @@ describe("attach and detach", () => {
     h.backend.connectResolution = "initialize_empty";
     await h.client.attach("user-1");
     expect((await h.client.pushPending()).outcome).toBe("committed");
-    expect(h.server.requestsTo("POST", "sync/push-sessions")[1]!.body).not.toHaveProperty(
-      "initialization_id",
-    );
+    expect(h.server.requestsTo("pushCreate")[1]!.body).not.toHaveProperty("initialization_id");
     expect((await h.client.syncStatus()).authority).toBe("authoritative_materialized");
   });
 });

@@ -110,11 +110,11 @@ export function applyLifecycleScript(
     });
   });
   backend.override("snapshotChunk", () => (request, params) => {
-    const snapshot = snapshots.find((candidate) => candidate.id === params.snapshotId);
+    const snapshot = snapshots.find((candidate) => candidate.id === params.snapshot_id);
     if (snapshot === undefined) {
       return statusReply(404, {
         error: "snapshot_session_not_found",
-        message: `no snapshot ${params.snapshotId}`,
+        message: `no snapshot ${params.snapshot_id}`,
       });
     }
     const after = Number(request.query.after_row_ordinal ?? "0");

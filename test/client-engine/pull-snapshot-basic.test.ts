@@ -203,7 +203,7 @@ async function runSourceReplacement(fixture: PullSnapshotCase): Promise<void> {
         reason: "source_retired",
       });
       const { error } = await outcomeOf(() => client.rebuild());
-      const create = harness.server.requestsTo("POST", "sync/snapshot-sessions")[0];
+      const create = harness.server.requestsTo("snapshotCreate")[0];
       if (replacement)
         expect(create?.body, "snapshot create request").toEqual(fixture.snapshotSessionCreateRequest);
       if (fixture.expectedFinalState?.rebuildRejected) {

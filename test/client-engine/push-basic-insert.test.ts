@@ -59,7 +59,7 @@ async function runCase(fixture: BasicInsertCase): Promise<void> {
     expectException(expected.error ?? "none", error, fixture.name);
     await expectFinalState(harness, fixture);
     if (fixture.pushSessionCreateRequest) {
-      const create = harness.server.requestsTo("POST", "sync/push-sessions")[0]!.body as Json;
+      const create = harness.server.requestsTo("pushCreate")[0]!.body as Json;
       expect(create, "create request").toEqual({
         ...fixture.pushSessionCreateRequest,
         canonical_request_hash: create.canonical_request_hash,
@@ -67,7 +67,7 @@ async function runCase(fixture: BasicInsertCase): Promise<void> {
       expect(create.canonical_request_hash).toMatch(/^[0-9a-f]{64}$/);
     }
     if (fixture.pushChunkRequest) {
-      const chunk = harness.server.requestsTo("POST", "sync/push-sessions/:pushId/chunks")[0]!.body;
+      const chunk = harness.server.requestsTo("pushChunk")[0]!.body;
       expect(chunk, "chunk request").toEqual(fixture.pushChunkRequest);
     }
   } finally {

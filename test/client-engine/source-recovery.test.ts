@@ -54,7 +54,7 @@ describe("source recovery", () => {
     const replacement = await scalarText(h, "SELECT replacement_source_id FROM _sync_operation_state");
     const report = await client.rebuild();
     expect(report.outcome).toBe("applied_snapshot");
-    const create = h.server.requestsTo("POST", "sync/snapshot-sessions").at(-1)!;
+    const create = h.server.requestsTo("snapshotCreate").at(-1)!;
     expect(create.body).toEqual({
       source_replacement: {
         previous_source_id: oldSource,
@@ -79,7 +79,7 @@ describe("source recovery", () => {
     ).toBe(replacement);
 
     expect((await client.pushPending()).outcome).toBe("committed");
-    const lastCreate = h.server.requestsTo("POST", "sync/push-sessions").at(-1)!;
+    const lastCreate = h.server.requestsTo("pushCreate").at(-1)!;
     expect(lastCreate.sourceId).toBe(replacement);
     expect((lastCreate.body as { source_bundle_id: number }).source_bundle_id).toBe(1);
     expect(
@@ -127,7 +127,7 @@ describe("source recovery", () => {
     expect((await h.client.pushPending()).outcome).toBe("committed");
     expect(
       h.server
-        .requestsTo("POST", "sync/push-sessions")
+        .requestsTo("pushCreate")
         .slice(-2)
         .map((request) => (request.body as { source_bundle_id: number }).source_bundle_id),
     ).toEqual([1, 2]);

@@ -5,14 +5,13 @@
  * pull-snapshot fixtures and bundle_change_watch_forbidden (poll) by automatic-downloads.test.ts.
  */
 import { SourceRecoveryRequiredError, TRANSIENT_RETRY_POLICY, isSyncClientError } from "@oversync/client";
-import { type ErrorCode, OversyncError } from "@oversync/protocol";
+import { type ErrorCode, OversyncError, type SyncEndpointName } from "@oversync/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type WireReaction,
   type WireRequest,
   wireReaction,
 } from "../../packages/client/src/engine/wire-reactions.js";
-import { BACKEND_ROUTES, type BackendRoute } from "../client-support/fake-sync-backend.js";
 import type { FakeSyncBackendOptions } from "../client-support/fake-sync-backend.js";
 import { type FakeRetryClock, fakeRetryClock } from "../client-support/fake-retry-clock.js";
 import { errorReply, failFirst } from "../client-support/scripted-replies.js";
@@ -39,7 +38,7 @@ async function attached(
 }
 
 /** Answers the first call of `route` with `code` (source_retired names the request's source). */
-function failOnce(h: EngineHarness, route: BackendRoute, code: ErrorCode): void {
+function failOnce(h: EngineHarness, route: SyncEndpointName, code: ErrorCode): void {
   h.backend.override(route, (next) =>
     failFirst(
       1,
@@ -54,9 +53,8 @@ function failOnce(h: EngineHarness, route: BackendRoute, code: ErrorCode): void 
   );
 }
 
-function calls(h: EngineHarness, route: BackendRoute): number {
-  const [method, pattern] = BACKEND_ROUTES[route];
-  return h.server.requestsTo(method, pattern).length;
+function calls(h: EngineHarness, route: SyncEndpointName): number {
+  return h.server.requestsTo(route).length;
 }
 
 function remoteRow(h: EngineHarness): void {

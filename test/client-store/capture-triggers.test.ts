@@ -2,14 +2,9 @@
  * Capture and guard trigger behaviour beyond the fixtures: coalescing sequences, per-kind payload
  * encoding, guards during destructive transitions, and idempotent installation.
  */
-import {
-  type SqliteDriver,
-  SqliteError,
-  type SyncConfig,
-  isTransitionPendingError,
-  localKeyJson,
-  openSyncStore,
-} from "@oversync/client";
+import { type SqliteDriver, SqliteError, type SyncConfig, isTransitionPendingError } from "@oversync/client";
+import { localKeyJson } from "../../packages/client/src/store/payload-codec.js";
+import { openSyncStore } from "../../packages/client/src/store/sync-store.js";
 import { describe, expect, it } from "vitest";
 import { withTempDatabase } from "./store-harness.js";
 

@@ -3,7 +3,8 @@
  * an optional first initialization plus `beforeValidationSql`) and expects either a typed
  * configuration error carrying every message fragment, or success; then checks `expectedQueries`.
  */
-import { type SyncConfig, isClientError, openSyncStore } from "@oversync/client";
+import { type SyncConfig, isClientError } from "@oversync/client";
+import { openSyncStore } from "../../packages/client/src/store/sync-store.js";
 import { describe, expect } from "vitest";
 import { fixtureTally, readContract, requireContracts } from "../support/contracts.js";
 import { execAll, withTempDatabase } from "./store-harness.js";

@@ -4,7 +4,8 @@
  * then replays every write transition on a fresh database and compares `_sync_dirty_rows` and the
  * application row counts exactly.
  */
-import { type SyncConfig, openSyncStore } from "@oversync/client";
+import type { SyncConfig } from "@oversync/client";
+import { openSyncStore } from "../../packages/client/src/store/sync-store.js";
 import { describe, expect } from "vitest";
 import { fixtureTally, readContract, readContractText, requireContracts } from "../support/contracts.js";
 import {

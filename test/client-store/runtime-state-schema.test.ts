@@ -3,7 +3,7 @@
  * `_sync_*` tables' columns, the runtime's own indexes, trigger names (not their SQL) and the
  * normalized initial durable rows.
  */
-import { openSyncStore } from "@oversync/client";
+import { openSyncStore } from "../../packages/client/src/store/sync-store.js";
 import { beforeAll, describe, expect } from "vitest";
 import { fixtureTally, readContract, requireContracts } from "../support/contracts.js";
 import { dumpRuntimeState, normalizeRuntimeState, triggerList, withTempDatabase } from "./store-harness.js";

@@ -6,13 +6,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  type SqliteDriver,
-  type SqliteValue,
-  isNodeSqliteAvailable,
-  openBetterSqlite3Driver,
-  openNodeSqliteDriver,
-} from "@oversync/client";
+import type { SqliteDriver, SqliteValue } from "@oversync/client";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
+import { isNodeSqliteAvailable, openNodeSqliteDriver } from "@oversync/client/node-sqlite";
 
 /**
  * The store runs over node:sqlite where the Node has it (CI's Node 24 lane) and over better-sqlite3

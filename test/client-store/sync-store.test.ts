@@ -2,16 +2,10 @@
  * Opening the local runtime (source binding, adoption of existing rows, restart normalization,
  * atomic failure) and the store API the engine uses (durable state accessors, authoritative apply).
  */
-import {
-  EMPTY_OUTBOX_BUNDLE,
-  NO_OPERATION,
-  type SqliteDriver,
-  type SyncConfig,
-  decodeWirePayload,
-  isClientError,
-  localKeyOfWireKey,
-  openSyncStore,
-} from "@oversync/client";
+import { type SqliteDriver, type SyncConfig, isClientError } from "@oversync/client";
+import { EMPTY_OUTBOX_BUNDLE, NO_OPERATION } from "../../packages/client/src/store/runtime-state.js";
+import { decodeWirePayload, localKeyOfWireKey } from "../../packages/client/src/store/payload-codec.js";
+import { openSyncStore } from "../../packages/client/src/store/sync-store.js";
 import { describe, expect, it } from "vitest";
 import { dumpRuntimeState, withTempDatabase } from "./store-harness.js";
 

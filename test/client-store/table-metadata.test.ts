@@ -2,20 +2,19 @@
  * Table metadata (column kinds, foreign keys, dependency order), configuration checks the fixtures
  * do not cover, and the local/wire payload conversions built on the metadata.
  */
+import { type SyncConfig, isClientError } from "@oversync/client";
+import type { ManagedTable } from "../../packages/client/src/store/table-metadata.js";
 import {
-  type ManagedTable,
-  type SyncConfig,
   decodeQueuedPayload,
   decodeWirePayload,
-  isClientError,
   keyValueOfLocalKeyJson,
   localKeyOfWireKey,
-  normalizeSyncConfig,
-  openSyncStore,
   wireKeyOfLocalKeyJson,
   wirePayloadOfLocalPayload,
   wirePayloadOfValues,
-} from "@oversync/client";
+} from "../../packages/client/src/store/payload-codec.js";
+import { normalizeSyncConfig } from "../../packages/client/src/config/sync-config.js";
+import { openSyncStore } from "../../packages/client/src/store/sync-store.js";
 import { uuidToBytes } from "@oversync/protocol";
 import { describe, expect, it } from "vitest";
 import { readContractText, requireContracts } from "../support/contracts.js";

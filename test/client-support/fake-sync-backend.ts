@@ -22,9 +22,9 @@
  * - watch: queued replies first (enqueueWatchReply), else a live stream held open that gets one
  *   event at once when latest > after and one per appended bundle.
  *
- * Requests are checked with the protocol's request decoders, so a malformed client request gets
- * the error a strict server would send. Replace a route with `backend.override(name, next => …)`,
- * where `next` is the default handler.
+ * Requests are checked with the endpoint table's request decoders, so a malformed client request
+ * gets the error a strict server would send. Replace a route with `backend.override(name, next =>
+ * …)`, where `name` is a sync endpoint of ENDPOINTS and `next` is the default handler.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -32,21 +32,17 @@ import {
   type CommittedRowsQuery,
   type ConnectResponse,
   DEFAULT_BUNDLE_LIMITS,
+  ENDPOINTS,
   OversyncError,
   PROTOCOL_VERSION,
   type PushRow,
   type SnapshotRowInput,
   type SnapshotRowText,
   bundleHash,
+  type PushCreateRequest,
+  SYNC_ENDPOINT_NAMES,
+  type SyncEndpointName,
   canonicalRequestHash,
-  decodeCommittedRowsRequest,
-  decodeConnectRequest,
-  decodePullQuery,
-  decodePushChunkRequest,
-  decodePushCreateRequest,
-  decodeSnapshotChunkQuery,
-  decodeSnapshotCreateRequest,
-  decodeWatchQuery,
   formatBundleChangeEvent,
   formatSnapshotChunkBody,
   serverFeatures,
@@ -103,7 +99,7 @@ export interface FakeSnapshotScript {
 export interface FakePushSession {
   readonly pushId: string;
   readonly sourceId: string;
-  readonly request: ReturnType<typeof decodePushCreateRequest>;
+  readonly request: PushCreateRequest;
   readonly rows: PushRow[];
 }
 
@@ -111,25 +107,6 @@ interface SnapshotState {
   readonly script: FakeSnapshotScript;
   readonly texts: readonly SnapshotRowText[];
 }
-
-/** The routes the backend answers, by name. */
-export const BACKEND_ROUTES = {
-  capabilities: ["GET", "sync/capabilities"],
-  connect: ["POST", "sync/connect"],
-  pushCreate: ["POST", "sync/push-sessions"],
-  pushChunk: ["POST", "sync/push-sessions/:pushId/chunks"],
-  pushCommit: ["POST", "sync/push-sessions/:pushId/commit"],
-  pushDelete: ["DELETE", "sync/push-sessions/:pushId"],
-  committedRows: ["GET", "sync/committed-bundles/:bundleSeq/rows"],
-  pull: ["GET", "sync/pull"],
-  snapshotCreate: ["POST", "sync/snapshot-sessions"],
-  snapshotChunk: ["GET", "sync/snapshot-sessions/:snapshotId"],
-  snapshotDelete: ["DELETE", "sync/snapshot-sessions/:snapshotId"],
-  watch: ["GET", "sync/watch"],
-} as const satisfies Record<string, readonly [string, string]>;
-
-/** A backend route name. */
-export type BackendRoute = keyof typeof BACKEND_ROUTES;
 
 /** Options of the backend; all of them can also be changed later through the public fields. */
 export interface FakeSyncBackendOptions {
@@ -164,11 +141,11 @@ export class FakeSyncBackend {
   readonly pushSessions = new Map<string, FakePushSession>();
   readonly snapshotSessions = new Map<string, SnapshotState>();
   /** Every push create request body, decoded. */
-  readonly pushCreateRequests: ReturnType<typeof decodePushCreateRequest>[] = [];
+  readonly pushCreateRequests: PushCreateRequest[] = [];
   /** Every row uploaded in a chunk, in arrival order. */
   readonly uploadedRows: PushRow[] = [];
   /** The default handler of each route. */
-  readonly handlers: Readonly<Record<BackendRoute, FakeHandler>>;
+  readonly handlers: Readonly<Record<SyncEndpointName, FakeHandler>>;
   private readonly snapshotScripts: FakeSnapshotScript[] = [];
   private readonly watchReplies: FakeReply[] = [];
   private readonly liveWatches: FakeStream[] = [];
@@ -186,30 +163,29 @@ export class FakeSyncBackend {
       capabilities: () => this.capabilities(),
       connect: (request) => this.connect(request),
       pushCreate: (request) => this.pushCreate(request),
-      pushChunk: (request, params) => this.pushChunk(request, params.pushId!),
-      pushCommit: (request, params) => this.pushCommit(request, params.pushId!),
+      pushChunk: (request, params) => this.pushChunk(request, params.push_id!),
+      pushCommit: (request, params) => this.pushCommit(request, params.push_id!),
       pushDelete: (_request, params) => {
-        this.pushSessions.delete(params.pushId!);
+        this.pushSessions.delete(params.push_id!);
         return noContentReply();
       },
-      committedRows: (request, params) => this.committedRows(request, params.bundleSeq!),
+      committedRows: (request, params) => this.committedRows(request, params.bundle_seq!),
       pull: (request) => this.pull(request),
       snapshotCreate: (request) => this.snapshotCreate(request),
-      snapshotChunk: (request, params) => this.snapshotChunk(request, params.snapshotId!),
+      snapshotChunk: (request, params) => this.snapshotChunk(request, params.snapshot_id!),
       snapshotDelete: (_request, params) => {
-        this.snapshotSessions.delete(params.snapshotId!);
+        this.snapshotSessions.delete(params.snapshot_id!);
         return noContentReply();
       },
       watch: (request) => this.watch(request),
     };
-    for (const name of Object.keys(BACKEND_ROUTES) as BackendRoute[]) this.override(name, (next) => next);
+    for (const name of SYNC_ENDPOINT_NAMES) this.override(name, (next) => next);
   }
 
   /** Replaces a route: `wrap` gets the default handler and returns the one to install. */
-  override(name: BackendRoute, wrap: (next: FakeHandler) => FakeHandler): void {
-    const [method, pattern] = BACKEND_ROUTES[name];
+  override(name: SyncEndpointName, wrap: (next: FakeHandler) => FakeHandler): void {
     const handler = wrap(this.handlers[name]);
-    this.server.route(method, pattern, async (request, params) => {
+    this.server.route(name, async (request, params) => {
       try {
         return await handler(request, params);
       } catch (error) {
@@ -295,7 +271,7 @@ export class FakeSyncBackend {
   }
 
   private connect(request: RecordedRequest): FakeReply {
-    decodeConnectRequest(request.bodyText);
+    ENDPOINTS.connect.request.decode(request.bodyText);
     const resolution = this.connectResolution;
     if (resolution === "initialize_local") {
       return jsonReply({
@@ -309,7 +285,7 @@ export class FakeSyncBackend {
   }
 
   private pushCreate(request: RecordedRequest): FakeReply {
-    const body = decodePushCreateRequest(request.bodyText);
+    const body = ENDPOINTS.pushCreate.request.decode(request.bodyText);
     const sourceId = request.sourceId ?? "";
     this.pushCreateRequests.push(body);
     const committed = this.bundles.find(
@@ -347,7 +323,7 @@ export class FakeSyncBackend {
   }
 
   private pushChunk(request: RecordedRequest, pushId: string): FakeReply {
-    const body = decodePushChunkRequest(request.bodyText);
+    const body = ENDPOINTS.pushChunk.request.decode(request.bodyText);
     const session = this.session(pushId, request.sourceId);
     if (body.start_row_ordinal !== session.rows.length) {
       throw new OversyncError(
@@ -401,7 +377,7 @@ export class FakeSyncBackend {
   }
 
   private committedRows(request: RecordedRequest, bundleSeqSegment: string): FakeReply {
-    const query: CommittedRowsQuery & { bundle_seq: number } = decodeCommittedRowsRequest(
+    const query: CommittedRowsQuery & { bundle_seq: number } = ENDPOINTS.committedRows.query.decode(
       bundleSeqSegment,
       request.searchParams,
     );
@@ -427,7 +403,7 @@ export class FakeSyncBackend {
 
   private async pull(request: RecordedRequest): Promise<FakeReply> {
     await this.beforePull?.(this.pullCalls++, request);
-    const query = decodePullQuery(request.searchParams);
+    const query = ENDPOINTS.pull.query.decode(request.searchParams);
     const latest = this.latestBundleSeq();
     if (query.after_bundle_seq > latest) {
       throw new OversyncError(
@@ -453,7 +429,7 @@ export class FakeSyncBackend {
   }
 
   private snapshotCreate(request: RecordedRequest): FakeReply {
-    decodeSnapshotCreateRequest(request.bodyText);
+    ENDPOINTS.snapshotCreate.request.decode(request.bodyText);
     const script =
       (this.snapshotScripts.length > 1 ? this.snapshotScripts.shift() : this.snapshotScripts[0]) ??
       this.liveSnapshot();
@@ -499,7 +475,7 @@ export class FakeSyncBackend {
     const state = this.snapshotSessions.get(snapshotId);
     if (!state)
       throw new OversyncError("snapshot_session_not_found", `snapshot ${snapshotId} does not exist`);
-    const query = decodeSnapshotChunkQuery(request.searchParams);
+    const query = ENDPOINTS.snapshotChunk.query.decode(request.searchParams);
     const { script, texts } = state;
     const after = query.after_row_ordinal;
     if (script.failAfterRowOrdinal === after) {
@@ -537,7 +513,7 @@ export class FakeSyncBackend {
   private watch(request: RecordedRequest): FakeReply {
     const queued = this.watchReplies.shift();
     if (queued) return queued;
-    const { after_bundle_seq: after } = decodeWatchQuery(request.searchParams);
+    const { after_bundle_seq: after } = ENDPOINTS.watch.query.decode(request.searchParams);
     return {
       status: 200,
       stream: (stream) => {

@@ -5,10 +5,11 @@
  * Engine (this file):
  *   const server = await startFakeSyncServer({ basePath: "/api/v1/" });
  *   server.baseUrl                          // "http://127.0.0.1:<port>/api/v1/"
- *   server.route("GET", "sync/pull", handler)   // routes are relative to basePath; ":name" segments
- *                                           // become params; a later route for the same pattern wins
+ *   server.route("pull", handler)           // an endpoint of the protocol's ENDPOINTS table, served
+ *                                           // at its method and path below basePath; its ":name"
+ *                                           // segments become params; a later route for it wins
  *   server.requests                         // every RecordedRequest, in arrival order
- *   server.requestsTo("POST", "sync/push-sessions/:pushId/chunks")
+ *   server.requestsTo("pushChunk")
  *   server.streams                          // every event stream opened (see FakeStream)
  *   await server.close()
  *
@@ -27,7 +28,13 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
-import { WATCH_RESPONSE_HEADERS } from "@oversync/protocol";
+import {
+  ENDPOINTS,
+  ENDPOINT_NAMES,
+  type EndpointName,
+  WATCH_RESPONSE_HEADERS,
+  matchPath,
+} from "@oversync/protocol";
 
 /** One request as the server received it. */
 export interface RecordedRequest {
@@ -36,6 +43,10 @@ export interface RecordedRequest {
   readonly path: string;
   /** The path below the base path: "sync/pull". */
   readonly route: string;
+  /** The endpoint whose method and path the request has, if any. */
+  readonly endpoint: EndpointName | undefined;
+  /** That endpoint's path parameters, percent-decoded. */
+  readonly params: Readonly<Record<string, string>>;
   /** Query parameters (the last value of a repeated name). */
   readonly query: Readonly<Record<string, string>>;
   readonly searchParams: URLSearchParams;
@@ -82,7 +93,7 @@ export interface FakeReply {
   readonly stream?: (stream: FakeStream) => void | Promise<void>;
 }
 
-/** Answers one request; `params` holds the route's ":name" segments, decoded. */
+/** Answers one request; `params` holds the endpoint's ":name" segments, decoded. */
 export type FakeHandler = (
   request: RecordedRequest,
   params: Readonly<Record<string, string>>,
@@ -96,20 +107,13 @@ export interface FakeSyncServer {
   readonly origin: string;
   readonly requests: readonly RecordedRequest[];
   readonly streams: readonly FakeStream[];
-  /** Routes `method pattern` (relative to the base path) to `handler`, replacing an earlier one. */
-  route(method: string, pattern: string, handler: FakeHandler): void;
-  /** The recorded requests that matched `method pattern`. */
-  requestsTo(method: string, pattern: string): RecordedRequest[];
+  /** Answers `endpoint` with `handler`, replacing an earlier handler for it. */
+  route(endpoint: EndpointName, handler: FakeHandler): void;
+  /** The recorded requests for `endpoint`. */
+  requestsTo(endpoint: EndpointName): RecordedRequest[];
   /** Streams still open. */
   openStreams(): FakeStream[];
   close(): Promise<void>;
-}
-
-interface Route {
-  readonly method: string;
-  readonly pattern: string;
-  readonly segments: readonly string[];
-  readonly handler: FakeHandler;
 }
 
 /** Starts a fake server whose routes live below `basePath` (default "/"). */
@@ -117,22 +121,9 @@ export async function startFakeSyncServer(options?: { basePath?: string }): Prom
   let basePath = options?.basePath ?? "/";
   if (!basePath.startsWith("/")) basePath = `/${basePath}`;
   if (!basePath.endsWith("/")) basePath = `${basePath}/`;
-  const routes: Route[] = [];
+  const routes = new Map<EndpointName, FakeHandler>();
   const requests: RecordedRequest[] = [];
   const streams: FakeStream[] = [];
-
-  function match(
-    method: string,
-    route: string,
-  ): { route: Route; params: Record<string, string> } | undefined {
-    const parts = route.split("/");
-    for (let index = routes.length - 1; index >= 0; index--) {
-      const candidate = routes[index]!;
-      const params = matchPattern(candidate, method, parts);
-      if (params) return { route: candidate, params };
-    }
-    return undefined;
-  }
 
   async function handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
     const url = new URL(incoming.url ?? "/", "http://fake.invalid");
@@ -143,9 +134,9 @@ export async function startFakeSyncServer(options?: { basePath?: string }): Prom
     }
     const recorded = recordRequest(incoming, url, url.pathname.slice(basePath.length), bodyText);
     requests.push(recorded);
-    const found = match(recorded.method, recorded.route);
-    const reply: FakeReply = found
-      ? await found.route.handler(recorded, found.params)
+    const handler = recorded.endpoint === undefined ? undefined : routes.get(recorded.endpoint);
+    const reply: FakeReply = handler
+      ? await handler(recorded, recorded.params)
       : {
           status: 404,
           json: { error: "not_found", message: `no route for ${recorded.method} ${recorded.route}` },
@@ -175,22 +166,11 @@ export async function startFakeSyncServer(options?: { basePath?: string }): Prom
     origin,
     requests,
     streams,
-    route(method, pattern, handler) {
-      const upper = method.toUpperCase();
-      const existing = routes.findIndex((route) => route.method === upper && route.pattern === pattern);
-      if (existing >= 0) routes.splice(existing, 1);
-      routes.push({ method: upper, pattern, segments: pattern.split("/"), handler });
+    route(endpoint, handler) {
+      routes.set(endpoint, handler);
     },
-    requestsTo(method, pattern) {
-      const probe: Route = {
-        method: method.toUpperCase(),
-        pattern,
-        segments: pattern.split("/"),
-        handler: () => ({ status: 500 }),
-      };
-      return requests.filter(
-        (request) => matchPattern(probe, request.method, request.route.split("/")) !== undefined,
-      );
+    requestsTo(endpoint) {
+      return requests.filter((request) => request.endpoint === endpoint);
     },
     openStreams: () => streams.filter((stream) => !stream.isClosed),
     close: () =>
@@ -202,20 +182,23 @@ export async function startFakeSyncServer(options?: { basePath?: string }): Prom
   };
 }
 
-function matchPattern(
-  route: Route,
+/** The endpoint `method` and `route` (below the base path) address, with its decoded parameters. */
+function findEndpoint(
   method: string,
-  parts: readonly string[],
-): Record<string, string> | undefined {
-  if (route.method !== method || route.segments.length !== parts.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let index = 0; index < parts.length; index++) {
-    const expected = route.segments[index]!;
-    const actual = parts[index]!;
-    if (expected.startsWith(":")) params[expected.slice(1)] = decodeURIComponent(actual);
-    else if (expected !== actual) return undefined;
+  route: string,
+): { endpoint: EndpointName | undefined; params: Record<string, string> } {
+  for (const name of ENDPOINT_NAMES) {
+    if (ENDPOINTS[name].method !== method) continue;
+    const params = matchPath(ENDPOINTS[name].path, `/${route}`);
+    if (params === undefined) continue;
+    return {
+      endpoint: name,
+      params: Object.fromEntries(
+        Object.entries(params).map(([key, value]) => [key, decodeURIComponent(value)]),
+      ),
+    };
   }
-  return params;
+  return { endpoint: undefined, params: {} };
 }
 
 async function readBody(incoming: IncomingMessage): Promise<string> {
@@ -242,10 +225,12 @@ function recordRequest(
       body = undefined;
     }
   }
+  const method = incoming.method ?? "GET";
   return {
-    method: incoming.method ?? "GET",
+    method,
     path: url.pathname,
     route,
+    ...findEndpoint(method, route),
     query: Object.fromEntries(url.searchParams),
     searchParams: url.searchParams,
     headers,

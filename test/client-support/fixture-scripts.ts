@@ -119,7 +119,7 @@ export function applyServerScript(
       const rowCount = get<number>("rowCount");
       let delivered = false;
       backend.override("pushCommit", (next) => (request, params) => {
-        const staged = backend.pushSessions.get(params.pushId!)?.rows.length;
+        const staged = backend.pushSessions.get(params.push_id!)?.rows.length;
         if (delivered || (rowCount !== undefined && staged !== rowCount)) return next(request, params);
         delivered = true;
         // Sent verbatim: some conflicts are deliberately invalid (a hidden scope column).
@@ -173,7 +173,7 @@ export function applyServerScript(
             ...commitResponse,
             source_id: request.sourceId,
             bundle_hash: hash,
-            canonical_request_hash: backend.pushSessions.get(params.pushId!)?.request.canonical_request_hash,
+            canonical_request_hash: backend.pushSessions.get(params.push_id!)?.request.canonical_request_hash,
           }),
       );
       backend.override(
@@ -254,7 +254,7 @@ function applySnapshotSequence(backend: FakeSyncBackend, script: ServerScript): 
   const chunks = script.chunks as Record<string, Record<string, Record<string, unknown>>>;
   backend.override("snapshotCreate", () => sequence(...sessions.map((session) => jsonReply(session))));
   backend.override("snapshotChunk", () => (request: RecordedRequest, params) => {
-    const chunk = chunks[params.snapshotId!]?.[request.query.after_row_ordinal ?? "0"];
+    const chunk = chunks[params.snapshot_id!]?.[request.query.after_row_ordinal ?? "0"];
     if (chunk === undefined) {
       return statusReply(404, {
         error: "snapshot_session_not_found",

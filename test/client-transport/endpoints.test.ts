@@ -2,7 +2,7 @@
  * Every endpoint end to end against the stateful fake backend: requests the server accepts,
  * answers decoded with their context (source, cursors, session), and error bodies as typed errors.
  */
-import type { PushRowInput } from "@oversync/client";
+import type { PushRowInput } from "../../packages/client/src/transport/sync-transport.js";
 import {
   type BundleRow,
   type CommittedBundleIdentity,
@@ -89,19 +89,20 @@ describe("push", () => {
     expect(rows[2]).not.toHaveProperty("payload");
     expect(bundleHash(rows)).toBe(commit.bundle_hash);
     const queries = harness.server
-      .requestsTo("GET", "sync/committed-bundles/1/rows")
+      .requestsTo("committedRows")
+      .filter((request) => request.params.bundle_seq === "1")
       .map((request) => request.query);
     expect(queries).toEqual([{ max_rows: "2" }, { after_row_ordinal: "1", max_rows: "2" }]);
   });
 
   it("sends DELETE rows without payload and commit without a body", async () => {
     await pushRows();
-    const [, second] = harness.server.requestsTo("POST", "sync/push-sessions/:id/chunks");
+    const [, second] = harness.server.requestsTo("pushChunk");
     expect(second!.body).toEqual({
       start_row_ordinal: 2,
       rows: [{ schema: "main", table: "users", key: { id: "u3" }, op: "DELETE", base_row_version: 4 }],
     });
-    const [commit] = harness.server.requestsTo("POST", "sync/push-sessions/:id/commit");
+    const [commit] = harness.server.requestsTo("pushCommit");
     expect(commit!.bodyText).toBe("");
     expect(commit!.headers["content-type"]).toBeUndefined();
   });
@@ -239,7 +240,7 @@ describe("pull", () => {
     const second = await harness.transport.pull({ afterBundleSeq: 2, maxBundles: 2, targetBundleSeq: 3 });
     expect(second.bundles.map((bundle) => bundle.bundle_seq)).toEqual([3]);
     expect(second.has_more).toBe(false);
-    expect(harness.server.requestsTo("GET", "sync/pull").map((request) => request.query)).toEqual([
+    expect(harness.server.requestsTo("pull").map((request) => request.query)).toEqual([
       { after_bundle_seq: "0", max_bundles: "2" },
       { after_bundle_seq: "2", max_bundles: "2", target_bundle_seq: "3" },
     ]);
@@ -303,7 +304,7 @@ describe("snapshots", () => {
     }
     expect(received).toEqual(rows.map((row) => row.payload.name));
     expect(bytesBefore).toBe(session.byte_count);
-    const chunkRequests = harness.server.requestsTo("GET", "sync/snapshot-sessions/:id");
+    const chunkRequests = harness.server.requestsTo("snapshotChunk");
     expect(chunkRequests.map((request) => request.path)).toEqual([
       "/api/v1/sync/snapshot-sessions/snap%2F1%20x",
       "/api/v1/sync/snapshot-sessions/snap%2F1%20x",

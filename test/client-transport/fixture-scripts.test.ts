@@ -4,7 +4,8 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { type SyncTransport, withCommittedBundleNotFoundRetry } from "@oversync/client";
+import type { SyncTransport } from "../../packages/client/src/transport/sync-transport.js";
+import { withCommittedBundleNotFoundRetry } from "../../packages/client/src/transport/retry-policy.js";
 import {
   type CommittedBundleIdentity,
   HttpStatusError,
@@ -189,9 +190,7 @@ describe.skipIf(!available)("push scripts", () => {
       clock,
     });
     expect(rows).toHaveLength(2);
-    expect(server.requestsTo("GET", "sync/committed-bundles/:seq/rows")).toHaveLength(
-      (script.notFoundCount as number) + 1,
-    );
+    expect(server.requestsTo("committedRows")).toHaveLength((script.notFoundCount as number) + 1);
   });
 
   it("precommit_retry: the first commit fails with 500 and the session stays committable", async () => {

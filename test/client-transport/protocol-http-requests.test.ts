@@ -3,7 +3,7 @@
  * to the fake server rooted at the fixture's base path, and what arrived is compared with the
  * fixture (method, path with the base path, query, source header, parsed body or none).
  */
-import type { SyncTransport } from "@oversync/client";
+import type { SyncTransport } from "../../packages/client/src/transport/sync-transport.js";
 import { type SnapshotSession, formatSnapshotChunkBody } from "@oversync/protocol";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { holdOpenReply, jsonReply } from "../client-support/scripted-replies.js";
@@ -59,17 +59,17 @@ afterAll(async () => {
 
 /** Valid answers for the requests whose responses the backend cannot derive from its own state. */
 function scriptAnswers({ server }: TransportHarness): void {
-  server.route("GET", "sync/pull", () =>
+  server.route("pull", () =>
     jsonReply({
       stable_bundle_seq: 14,
       bundles: [{ bundle_seq: 14, source_id: "remote-source", source_bundle_id: 1, rows: [] }],
       has_more: false,
     }),
   );
-  server.route("POST", "sync/push-sessions/:pushId/chunks", (_request, params) =>
-    jsonReply({ push_id: params.pushId, next_expected_row_ordinal: 1 }),
+  server.route("pushChunk", (_request, params) =>
+    jsonReply({ push_id: params.push_id, next_expected_row_ordinal: 1 }),
   );
-  server.route("POST", "sync/push-sessions/:pushId/commit", (request) =>
+  server.route("pushCommit", (request) =>
     jsonReply({
       bundle_seq: 1,
       source_id: request.sourceId,
@@ -79,7 +79,7 @@ function scriptAnswers({ server }: TransportHarness): void {
       canonical_request_hash: PLACEHOLDER_HASH,
     }),
   );
-  server.route("GET", "sync/committed-bundles/:bundleSeq/rows", (request) =>
+  server.route("committedRows", (request) =>
     jsonReply({
       bundle_seq: 9,
       source_id: request.sourceId,
@@ -92,18 +92,18 @@ function scriptAnswers({ server }: TransportHarness): void {
       has_more: false,
     }),
   );
-  server.route("GET", "sync/snapshot-sessions/:snapshotId", (_request, params) => ({
+  server.route("snapshotChunk", (_request, params) => ({
     status: 200,
     headers: { "content-type": "application/json" },
     body: formatSnapshotChunkBody({
-      snapshot_id: params.snapshotId!,
+      snapshot_id: params.snapshot_id!,
       snapshot_bundle_seq: 6,
       rows: [],
       next_row_ordinal: 5,
       has_more: false,
     }),
   }));
-  server.route("GET", "sync/watch", () => holdOpenReply());
+  server.route("watch", () => holdOpenReply());
 }
 
 /** Sends the case's operation with the real transport. */

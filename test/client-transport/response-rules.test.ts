@@ -39,14 +39,14 @@ const SESSION: SnapshotSession = {
 
 describe("bounded bodies", () => {
   it("refuses a capabilities body over 4 MiB by its Content-Length", async () => {
-    harness.server.route("GET", "sync/capabilities", () => jsonReply(paddedBody(BODY_LIMITS.capabilities)));
+    harness.server.route("capabilities", () => jsonReply(paddedBody(BODY_LIMITS.capabilities)));
     const failure = await failureOf(harness.transport.capabilities());
     expect(failure).toBeInstanceOf(TransportError);
     expect(failure).toMatchObject({ code: "body_too_large", status: 200, operation: "capabilities" });
   });
 
   it("counts decoded bytes: a small gzip body that inflates past 4 MiB is refused while reading", async () => {
-    harness.server.route("GET", "sync/capabilities", () => ({
+    harness.server.route("capabilities", () => ({
       ...jsonReply(paddedBody(BODY_LIMITS.capabilities + 10)),
       gzip: true,
     }));
@@ -59,7 +59,7 @@ describe("bounded bodies", () => {
   });
 
   it("refuses a snapshot session body over 64 KiB", async () => {
-    harness.server.route("POST", "sync/snapshot-sessions", () =>
+    harness.server.route("snapshotCreate", () =>
       jsonReply({ ...SESSION, padding: "x".repeat(BODY_LIMITS.snapshotSession) }),
     );
     await expect(harness.transport.createSnapshotSession()).rejects.toMatchObject({ code: "body_too_large" });
@@ -68,9 +68,7 @@ describe("bounded bodies", () => {
   it("refuses a snapshot chunk over max_bytes + max_rows + 65536", async () => {
     const maxBytes = 1000;
     const maxRows = 1;
-    harness.server.route("GET", "sync/snapshot-sessions/:id", () =>
-      jsonReply(paddedBody(maxBytes + maxRows + 65536)),
-    );
+    harness.server.route("snapshotChunk", () => jsonReply(paddedBody(maxBytes + maxRows + 65536)));
     const call = harness.transport.fetchSnapshotChunk({
       session: SESSION,
       afterRowOrdinal: 0,
@@ -82,7 +80,7 @@ describe("bounded bodies", () => {
   });
 
   it("refuses an error body over 64 KiB, keeping the status", async () => {
-    harness.server.route("POST", "sync/connect", () =>
+    harness.server.route("connect", () =>
       statusReply(503, { error: "service_unavailable", message: "x".repeat(BODY_LIMITS.error) }),
     );
     const failure = await failureOf(harness.transport.connect({ hasLocalPendingRows: false }));
@@ -102,7 +100,7 @@ describe("bounded bodies", () => {
       server_row_deleted: false,
       server_row: serverRow,
     };
-    harness.server.route("POST", "sync/push-sessions/:pushId/commit", () =>
+    harness.server.route("pushCommit", () =>
       statusReply(409, { error: "push_conflict", message: "conflict", conflict }),
     );
     const failure = await failureOf(harness.transport.commitPushSession({ pushId, sourceBundleId: 1 }));
@@ -112,7 +110,7 @@ describe("bounded bodies", () => {
 
   it("bounds row pages by the configured limit", async () => {
     const transport = harness.transportWith({ limits: { rowPageBodyBytes: 1000 } });
-    harness.server.route("GET", "sync/pull", () => jsonReply(paddedBody(2000)));
+    harness.server.route("pull", () => jsonReply(paddedBody(2000)));
     await expect(transport.pull({ afterBundleSeq: 0, maxBundles: 10 })).rejects.toMatchObject({
       code: "body_too_large",
       operation: "pull",
@@ -121,9 +119,7 @@ describe("bounded bodies", () => {
 
   it("bounds control answers by the configured limit", async () => {
     const transport = harness.transportWith({ limits: { controlBodyBytes: 100 } });
-    harness.server.route("POST", "sync/connect", () =>
-      jsonReply({ resolution: "initialize_empty", ...paddedBody(200) }),
-    );
+    harness.server.route("connect", () => jsonReply({ resolution: "initialize_empty", ...paddedBody(200) }));
     await expect(transport.connect({ hasLocalPendingRows: false })).rejects.toMatchObject({
       code: "body_too_large",
     });
@@ -132,7 +128,7 @@ describe("bounded bodies", () => {
 
 describe("content type", () => {
   it("refuses a JSON success body labelled text/plain", async () => {
-    harness.server.route("POST", "sync/connect", () => ({
+    harness.server.route("connect", () => ({
       status: 200,
       headers: { "content-type": "text/plain" },
       body: JSON.stringify({ resolution: "initialize_empty" }),
@@ -143,7 +139,7 @@ describe("content type", () => {
   });
 
   it("refuses a success body without a content type", async () => {
-    harness.server.route("POST", "sync/connect", () => ({
+    harness.server.route("connect", () => ({
       status: 200,
       body: JSON.stringify({ resolution: "initialize_empty" }),
     }));
@@ -153,7 +149,7 @@ describe("content type", () => {
   });
 
   it("accepts application/json with parameters", async () => {
-    harness.server.route("POST", "sync/connect", () => ({
+    harness.server.route("connect", () => ({
       status: 200,
       headers: { "content-type": "Application/JSON; charset=utf-8" },
       body: JSON.stringify({ resolution: "initialize_empty" }),
@@ -164,7 +160,7 @@ describe("content type", () => {
   });
 
   it("handles a non-JSON error answer by its status alone", async () => {
-    harness.server.route("GET", "sync/pull", () => ({
+    harness.server.route("pull", () => ({
       status: 502,
       headers: { "content-type": "text/html" },
       body: "<html>bad gateway</html>",
@@ -175,7 +171,7 @@ describe("content type", () => {
   });
 
   it("decodes a known error code into an OversyncError with its extras", async () => {
-    harness.server.route("POST", "sync/push-sessions", (request) =>
+    harness.server.route("pushCreate", (request) =>
       statusReply(409, {
         error: "source_retired",
         message: "source retired",
@@ -199,7 +195,7 @@ describe("content type", () => {
   });
 
   it("refuses a source_retired answer that names another source", async () => {
-    harness.server.route("POST", "sync/snapshot-sessions", () =>
+    harness.server.route("snapshotCreate", () =>
       statusReply(409, { error: "source_retired", message: "retired", source_id: "someone-else" }),
     );
     await expect(harness.transport.createSnapshotSession()).rejects.toMatchObject({
@@ -209,7 +205,7 @@ describe("content type", () => {
   });
 
   it("refuses a success body that is not JSON as a protocol violation", async () => {
-    harness.server.route("POST", "sync/connect", () => ({
+    harness.server.route("connect", () => ({
       status: 200,
       headers: { "content-type": "application/json" },
       body: "{not json",
@@ -223,7 +219,7 @@ describe("content type", () => {
 
 describe("content encoding", () => {
   it("asks for gzip or identity and decodes a gzip body", async () => {
-    harness.server.route("POST", "sync/connect", () => ({
+    harness.server.route("connect", () => ({
       ...jsonReply({ resolution: "initialize_empty" }),
       gzip: true,
     }));
@@ -234,7 +230,7 @@ describe("content encoding", () => {
   });
 
   it("accepts an explicit identity encoding", async () => {
-    harness.server.route("POST", "sync/connect", () => ({
+    harness.server.route("connect", () => ({
       ...jsonReply({ resolution: "initialize_empty" }),
       headers: { "content-encoding": "identity" },
     }));
@@ -245,7 +241,7 @@ describe("content encoding", () => {
 
   for (const encoding of ["br", "deflate", "compress"]) {
     it(`refuses Content-Encoding ${encoding}`, async () => {
-      harness.server.route("POST", "sync/connect", () => ({
+      harness.server.route("connect", () => ({
         status: 200,
         headers: { "content-type": "application/json", "content-encoding": encoding },
         body: Uint8Array.of(1, 2, 3),
@@ -257,7 +253,7 @@ describe("content encoding", () => {
   }
 
   it("refuses an unsupported encoding on an error answer too", async () => {
-    harness.server.route("GET", "sync/pull", () => ({
+    harness.server.route("pull", () => ({
       status: 503,
       headers: { "content-type": "application/json", "content-encoding": "br" },
       body: Uint8Array.of(1, 2, 3),
@@ -278,7 +274,7 @@ describe("exchange failures", () => {
   });
 
   it("a body torn off mid-way is a network error", async () => {
-    harness.server.route("POST", "sync/connect", () => ({
+    harness.server.route("connect", () => ({
       status: 200,
       headers: { "content-type": "application/json" },
       stream: (stream) => {
@@ -294,7 +290,7 @@ describe("exchange failures", () => {
 
   it("a server that never answers times out", async () => {
     const transport = harness.transportWith({ timeouts: { requestMillis: 50 } });
-    harness.server.route("GET", "sync/pull", () => new Promise(() => undefined));
+    harness.server.route("pull", () => new Promise(() => undefined));
     await expect(transport.pull({ afterBundleSeq: 0, maxBundles: 1 })).rejects.toMatchObject({
       name: "TransportError",
       code: "timeout",
@@ -303,7 +299,7 @@ describe("exchange failures", () => {
 
   it("the time limit covers the body as well as the headers", async () => {
     const transport = harness.transportWith({ timeouts: { requestMillis: 50 } });
-    harness.server.route("POST", "sync/connect", () => ({
+    harness.server.route("connect", () => ({
       status: 200,
       headers: { "content-type": "application/json" },
       stream: (stream) => stream.write('{"resolution":'),
@@ -314,14 +310,14 @@ describe("exchange failures", () => {
   });
 
   it("a per-call time limit overrides the default", async () => {
-    harness.server.route("GET", "sync/pull", () => new Promise(() => undefined));
+    harness.server.route("pull", () => new Promise(() => undefined));
     await expect(
       harness.transport.pull({ afterBundleSeq: 0, maxBundles: 1 }, { timeoutMillis: 30 }),
     ).rejects.toMatchObject({ code: "timeout" });
   });
 
   it("a cancelled call rejects with the caller's reason", async () => {
-    harness.server.route("GET", "sync/pull", () => new Promise(() => undefined));
+    harness.server.route("pull", () => new Promise(() => undefined));
     const controller = new AbortController();
     const call = harness.transport.pull({ afterBundleSeq: 0, maxBundles: 1 }, { signal: controller.signal });
     const reason = new Error("stop syncing");

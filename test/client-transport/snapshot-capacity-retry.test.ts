@@ -3,12 +3,9 @@
  * Retry-After wire value arrives on a real 429 and sets the first wait (fake clock, no jitter);
  * both capacity codes are retried on their endpoints; the 30 s budget ends the loop.
  */
-import {
-  RetryExhaustedError,
-  SnapshotCapacityError,
-  type SyncTransport,
-  withSnapshotCapacityRetry,
-} from "@oversync/client";
+import { RetryExhaustedError, SnapshotCapacityError } from "@oversync/client";
+import type { SyncTransport } from "../../packages/client/src/transport/sync-transport.js";
+import { withSnapshotCapacityRetry } from "../../packages/client/src/transport/retry-policy.js";
 import { HttpStatusError, SNAPSHOT_CAPACITY_RETRY, type SnapshotSession } from "@oversync/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fakeRetryClock } from "../client-support/fake-retry-clock.js";
@@ -103,7 +100,7 @@ describe.skipIf(!available)(FILE, () => {
         expect(seen[0]).toBeInstanceOf(SnapshotCapacityError);
         expect((seen[0] as SnapshotCapacityError).retryAfterMillis).toBe(retry.expected_millis);
         expect(clock.sleeps).toEqual([retry.expected_millis ?? fixture!.defaults.fallback_delay_millis]);
-        expect(harness.server.requestsTo("POST", "sync/snapshot-sessions")).toHaveLength(2);
+        expect(harness.server.requestsTo("snapshotCreate")).toHaveLength(2);
       });
     }
   });
@@ -173,7 +170,7 @@ describe("snapshot capacity budget", () => {
     }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(HttpStatusError);
     expect(failure).toMatchObject({ status: 429, code: "http_status", bodyCode: "rate_limited" });
-    expect(harness.server.requestsTo("POST", "sync/snapshot-sessions")).toHaveLength(1);
+    expect(harness.server.requestsTo("snapshotCreate")).toHaveLength(1);
   });
 
   it("a capacity code with the wrong status is not retried", async () => {
@@ -187,6 +184,6 @@ describe("snapshot capacity budget", () => {
         clock: fakeRetryClock(),
       }),
     ).rejects.toBeInstanceOf(HttpStatusError);
-    expect(harness.server.requestsTo("POST", "sync/snapshot-sessions")).toHaveLength(1);
+    expect(harness.server.requestsTo("snapshotCreate")).toHaveLength(1);
   });
 });

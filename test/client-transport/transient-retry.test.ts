@@ -2,16 +2,14 @@
  * The transient and committed_bundle_not_found retry loops around real transport calls, with a
  * fake clock: which failures are retried, how often, and with which waits.
  */
+import { RetryExhaustedError, TRANSIENT_RETRY_POLICY, TransportError } from "@oversync/client";
 import {
   COMMITTED_BUNDLE_NOT_FOUND_RETRY_POLICY,
-  RetryExhaustedError,
-  TRANSIENT_RETRY_POLICY,
-  TransportError,
   backoffDelay,
   isTransientFailure,
   withCommittedBundleNotFoundRetry,
   withTransientRetry,
-} from "@oversync/client";
+} from "../../packages/client/src/transport/retry-policy.js";
 import {
   type CommittedBundleIdentity,
   HttpStatusError,
@@ -36,7 +34,7 @@ afterEach(async () => {
 
 const UNAVAILABLE = errorReply("service_unavailable", "database restarting");
 const pullOnce = () => harness.transport.pull({ afterBundleSeq: 0, maxBundles: 10 });
-const pullRequests = () => harness.server.requestsTo("GET", "sync/pull").length;
+const pullRequests = () => harness.server.requestsTo("pull").length;
 
 describe("backoffDelay", () => {
   it("doubles from the initial backoff up to the cap", () => {
@@ -201,7 +199,7 @@ describe("withCommittedBundleNotFoundRetry", () => {
     const clock = fakeRetryClock({ randoms: [0.9] });
     const page = await withCommittedBundleNotFoundRetry(fetchRows, { operation: "committed rows", clock });
     expect(page.rows).toHaveLength(1);
-    expect(harness.server.requestsTo("GET", "sync/committed-bundles/:seq/rows")).toHaveLength(3);
+    expect(harness.server.requestsTo("committedRows")).toHaveLength(3);
     expect(clock.sleeps).toEqual([75, 150]);
   });
 
@@ -211,7 +209,7 @@ describe("withCommittedBundleNotFoundRetry", () => {
     await expect(
       withCommittedBundleNotFoundRetry(fetchRows, { operation: "committed rows", clock }),
     ).rejects.toMatchObject({ name: "OversyncError", code: "committed_bundle_not_found", status: 404 });
-    expect(harness.server.requestsTo("GET", "sync/committed-bundles/:seq/rows")).toHaveLength(6);
+    expect(harness.server.requestsTo("committedRows")).toHaveLength(6);
     expect(clock.sleeps).toEqual([75, 150, 300, 600, 600]);
   });
 
@@ -220,6 +218,6 @@ describe("withCommittedBundleNotFoundRetry", () => {
     await expect(
       withCommittedBundleNotFoundRetry(fetchRows, { operation: "committed rows", clock: fakeRetryClock() }),
     ).rejects.toMatchObject({ code: "history_pruned" });
-    expect(harness.server.requestsTo("GET", "sync/committed-bundles/:seq/rows")).toHaveLength(1);
+    expect(harness.server.requestsTo("committedRows")).toHaveLength(1);
   });
 });

@@ -1,5 +1,9 @@
 /** A transport wired to a fresh fake server (and its stateful backend) on loopback. */
-import { type SyncTransport, type SyncTransportOptions, createSyncTransport } from "@oversync/client";
+import {
+  type SyncTransport,
+  type SyncTransportOptions,
+  createSyncTransport,
+} from "../../packages/client/src/transport/sync-transport.js";
 import { FakeSyncBackend, type FakeSyncBackendOptions } from "../client-support/fake-sync-backend.js";
 import { type FakeSyncServer, startFakeSyncServer } from "../client-support/fake-sync-server.js";
 

@@ -3,7 +3,8 @@
  * runtime case) served by the fake server, plus live events, chunk boundaries, limits, idle
  * timeout, and closing promptly on abort or close().
  */
-import { TransportError, type WatchStream } from "@oversync/client";
+import { TransportError } from "@oversync/client";
+import type { WatchStream } from "../../packages/client/src/transport/watch-stream.js";
 import {
   type BundleChangeEvent,
   HttpStatusError,
@@ -52,14 +53,14 @@ async function collect(stream: WatchStream): Promise<BundleChangeEvent[]> {
 
 /** Resolves with the server side of the next watch request once it is open. */
 function nextServerStream(): Promise<FakeStream> {
-  return new Promise((resolve) => harness.server.route("GET", "sync/watch", () => holdOpenReply(resolve)));
+  return new Promise((resolve) => harness.server.route("watch", () => holdOpenReply(resolve)));
 }
 
 describe.skipIf(!available)(FILE, () => {
   describe("capabilitiesCases", () => {
     for (const capabilities of fixture?.capabilitiesCases ?? []) {
       contractCase(capabilities.name, async () => {
-        harness.server.route("GET", "sync/capabilities", () =>
+        harness.server.route("capabilities", () =>
           jsonReply(capabilities.response.body, capabilities.response.status),
         );
         const decoded = await harness.transport.capabilities();
@@ -71,7 +72,7 @@ describe.skipIf(!available)(FILE, () => {
   describe("sseCases", () => {
     for (const sse of fixture?.sseCases ?? []) {
       contractCase(sse.name, async () => {
-        harness.server.route("GET", "sync/watch", () => sseLinesReply(sse.lines));
+        harness.server.route("watch", () => sseLinesReply(sse.lines));
         const stream = await harness.transport.watch({ afterBundleSeq: 0 });
         if (sse.expectError) await expect(collect(stream)).rejects.toThrow(ProtocolViolationError);
         else expect(await collect(stream)).toEqual(sse.expectedEvents);
@@ -82,7 +83,7 @@ describe.skipIf(!available)(FILE, () => {
   describe("setupErrorResponses", () => {
     for (const setup of fixture?.setupErrorResponses ?? []) {
       contractCase(`setup ${setup.status} ${setup.expectedError}`, async () => {
-        harness.server.route("GET", "sync/watch", () => statusReply(setup.status, setup.body));
+        harness.server.route("watch", () => statusReply(setup.status, setup.body));
         const failure = await harness.transport.watch({ afterBundleSeq: 0 }).catch((error: unknown) => error);
         expect(failure).toBeInstanceOf(OversyncError);
         expect(failure).toMatchObject({ code: setup.expectedError, status: setup.status });
@@ -93,9 +94,7 @@ describe.skipIf(!available)(FILE, () => {
   describe("runtimeCases", () => {
     for (const runtime of fixture?.runtimeCases ?? []) {
       contractCase(runtime.name, async () => {
-        harness.server.route("GET", "sync/watch", () =>
-          statusReply(runtime.response.status, runtime.response.body),
-        );
+        harness.server.route("watch", () => statusReply(runtime.response.status, runtime.response.body));
         await expect(harness.transport.watch({ afterBundleSeq: 0 })).rejects.toMatchObject({
           status: runtime.response.status,
         });
@@ -110,7 +109,7 @@ describe("watch stream", () => {
   it("sends the identity headers and the cursor, and asks for an event stream", async () => {
     const stream = await harness.transport.watch({ afterBundleSeq: 7 });
     stream.close();
-    const [request] = harness.server.requestsTo("GET", "sync/watch");
+    const [request] = harness.server.requestsTo("watch");
     expect(request).toMatchObject({
       path: "/api/v1/sync/watch",
       query: { after_bundle_seq: "7" },
@@ -176,7 +175,7 @@ describe("watch stream", () => {
   });
 
   it("refuses a success answer that is not an event stream", async () => {
-    harness.server.route("GET", "sync/watch", () => jsonReply({ bundle_seq: 1 }));
+    harness.server.route("watch", () => jsonReply({ bundle_seq: 1 }));
     await expect(harness.transport.watch({ afterBundleSeq: 0 })).rejects.toMatchObject({
       name: "TransportError",
       code: "invalid_content_type",
@@ -184,7 +183,7 @@ describe("watch stream", () => {
   });
 
   it("treats a non-JSON setup error as an HTTP status error", async () => {
-    harness.server.route("GET", "sync/watch", () => ({ status: 502, body: "<html>bad gateway</html>" }));
+    harness.server.route("watch", () => ({ status: 502, body: "<html>bad gateway</html>" }));
     const failure = await harness.transport.watch({ afterBundleSeq: 0 }).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(HttpStatusError);
     expect(failure).toMatchObject({ status: 502, code: "http_status", bodyCode: undefined });

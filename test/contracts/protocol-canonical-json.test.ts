@@ -5,19 +5,17 @@ import {
   PROTOCOL_VERSION,
   ProtocolViolationError,
   type SqliteValue,
-  WireValueError,
   canonicalJson,
   decodeCapabilitiesBody,
   decodeWireValue,
   encodeSqliteValue,
-  parseUploadedValue,
-  postgresValueType,
   renderFloat4,
   renderFloat64,
   serverFeatures,
   sha256Hex,
 } from "@oversync/protocol";
 import { describe, expect } from "vitest";
+import { type ColumnCodec, describeColumn } from "../../packages/server/src/codec/column-codec.js";
 import { fixtureTally, readContract, requireContracts } from "../support/contracts.js";
 
 const FILE = "canonical-json/jcs-uniform-numeric-strings.json";
@@ -81,6 +79,19 @@ const FAMILY_DESTINATION = {
   boolean: "boolean",
 } as const;
 
+/** The server's codec for a fixture's PostgreSQL destination, such as `int8` or `numeric(30,9)`. */
+function serverCodec(destination: string): ColumnCodec {
+  const typmod = /^(numeric|decimal)\((\d+),(\d+)\)$/.exec(destination);
+  if (typmod === null) return describeColumn({ name: "value", dataType: destination, notNull: false });
+  return describeColumn({
+    name: "value",
+    dataType: typmod[1]!,
+    numericPrecision: Number(typmod[2]),
+    numericScale: Number(typmod[3]),
+    notNull: false,
+  });
+}
+
 describe.skipIf(!available)(FILE, () => {
   const data = fixture!;
 
@@ -111,12 +122,12 @@ describe.skipIf(!available)(FILE, () => {
         // Client: the local value uploads as the pinned wire text.
         expect(encodeSqliteValue(kind, value)).toBe(valueCase.uploaded_wire);
         // Server: the upload passes validation for its PostgreSQL destination.
-        const destination = postgresValueType(valueCase.postgres_destination);
-        const param = parseUploadedValue(destination, valueCase.uploaded_wire);
-        if (destination.family === "boolean") expect(param).toBe(valueCase.committed_server);
+        const destination = serverCodec(valueCase.postgres_destination);
+        const { param } = destination.fromWire(valueCase.uploaded_wire, "value");
+        if (destination.family === "boolean") expect(param).toBe(String(valueCase.committed_server));
         // Server: floats go out in the §2.4 rendering of the stored value.
         if (destination.family === "float") {
-          const render = destination.width === "float4" ? renderFloat4 : renderFloat64;
+          const render = destination.dataType === "float4" ? renderFloat4 : renderFloat64;
           expect(render(Number(valueCase.uploaded_wire))).toBe(valueCase.committed_server);
         }
         // Client: the committed value decodes for the same column kind.
@@ -150,8 +161,10 @@ describe.skipIf(!available)(FILE, () => {
     for (const invalid of data?.invalid_cases ?? []) {
       contractCase(invalid.name, () => {
         expect(invalid.outcome).toBe("reject_before_mutation");
-        const type = postgresValueType(FAMILY_DESTINATION[invalid.family]);
-        expect(() => parseUploadedValue(type, invalid.input)).toThrow(WireValueError);
+        const destination = serverCodec(FAMILY_DESTINATION[invalid.family]);
+        expect(() => destination.fromWire(invalid.input, "value")).toThrow(
+          expect.objectContaining({ code: "push_chunk_invalid" }),
+        );
       });
     }
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHostServer, stopHostServer } from "../../docs/examples/host-server.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-import { exampleRegion, readme } from "../support/readme-support.js";
+import { exampleWithImports, readme } from "../support/readme-support.js";
 
 describe("README: mounting the sync handler in a host app", () => {
   let db: TestDatabase;
@@ -35,8 +35,8 @@ describe("README: mounting the sync handler in a host app", () => {
     await db?.drop();
   });
 
-  it("the README quotes the example verbatim", () => {
-    expect(readme()).toContain(exampleRegion("docs/examples/host-server.ts"));
+  it("the README quotes the example verbatim, with its imports of the published entry points", () => {
+    expect(readme()).toContain(exampleWithImports("docs/examples/host-server.ts"));
   });
 
   it("serves capabilities to a user the host's auth accepts, with watch enabled", async () => {

@@ -5,7 +5,12 @@ import type { RunningServer } from "@oversync/cli";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runNodeClient } from "../../docs/examples/node-client.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-import { exampleRegion, readme, startQuietReferenceServer } from "../support/readme-support.js";
+import {
+  exampleRegion,
+  exampleWithImports,
+  readme,
+  startQuietReferenceServer,
+} from "../support/readme-support.js";
 
 describe("README: the Node client example against the reference server", () => {
   let db: TestDatabase;
@@ -24,9 +29,9 @@ describe("README: the Node client example against the reference server", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("the README quotes the example verbatim, in about twenty lines", () => {
+  it("the README quotes the example verbatim with its imports, in about twenty lines", () => {
     const region = exampleRegion("docs/examples/node-client.ts");
-    expect(readme()).toContain(region);
+    expect(readme()).toContain(exampleWithImports("docs/examples/node-client.ts"));
     expect(region.split("\n").length).toBeLessThanOrEqual(24);
   });
 

@@ -13,8 +13,8 @@ import {
   type SyncClient,
   createSyncClient,
   isTransitionPendingError,
-  openBetterSqlite3Driver,
 } from "@oversync/client";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 import type pg from "pg";
 import { expect } from "vitest";
 

@@ -8,13 +8,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  type SqliteDriver,
-  type SyncClient,
-  type SyncConfig,
-  createSyncClient,
-  openBetterSqlite3Driver,
-} from "@oversync/client";
+import { type SqliteDriver, type SyncClient, type SyncConfig, createSyncClient } from "@oversync/client";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 import { type FetchHandler, type SyncRuntime, createSyncHandler, createSyncService } from "@oversync/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LoopbackServer, serveOnLoopback, testAuthenticate } from "../server-http/http-support.js";

@@ -10,13 +10,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EXAMPLE_CLIENT_CONFIG, type RunningServer, exampleClientSchemaSql } from "@oversync/cli";
-import {
-  type SqliteDriver,
-  type SyncClient,
-  type TablesChanged,
-  createSyncClient,
-  openBetterSqlite3Driver,
-} from "@oversync/client";
+import { type SqliteDriver, type SyncClient, type TablesChanged, createSyncClient } from "@oversync/client";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { startQuietReferenceServer } from "../support/readme-support.js";

@@ -6,7 +6,7 @@
  * same wire text, bit for bit.
  */
 import { OversyncError, type WireValue, encodeBase64, renderFloat4, renderFloat64 } from "@oversync/protocol";
-import type { ColumnCodec } from "@oversync/server";
+import type { ColumnCodec } from "../../packages/server/src/codec/column-codec.js";
 import fc from "fast-check";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,14 +1,14 @@
 /**
- * The wire value codecs (values.ts, sqlite-values.ts, postgres-values.ts): every 64-bit integer,
- * every finite binary64 and binary32 bit pattern, and every byte string round-trips through its
- * encoder and strict decoder bit for bit; each decoder accepts exactly the canonical text the
- * protocol grammar (§2) allows, restated here, and refuses the rest with WireValueError only.
+ * The wire value codecs (values.ts, sqlite-values.ts): every 64-bit integer, every finite binary64
+ * and binary32 bit pattern, and every byte string round-trips through its encoder and strict
+ * decoder bit for bit; each decoder accepts exactly the canonical text the protocol grammar (§2)
+ * allows, restated here, and refuses the rest with WireValueError only. The server's validation of
+ * uploads per PostgreSQL column is column-codec.property.test.ts.
  */
 import {
   type ColumnKind,
   INTEGER_RANGES,
   type IntegerWidth,
-  type PostgresValueType,
   type SqliteValue,
   WireValueError,
   bytesToUuid,
@@ -17,14 +17,11 @@ import {
   decodeWireValue,
   encodeBase64,
   encodeSqliteValue,
-  findLoneSurrogate,
   isCanonicalInteger,
   parseBooleanBridge,
   parseCanonicalFloat4,
   parseCanonicalFloat64,
   parseCanonicalInteger,
-  parseUploadedValue,
-  postgresValueType,
   renderFloat4,
   renderFloat64,
   uuidToBytes,
@@ -373,47 +370,6 @@ describe("SQLite values", () => {
               UUID_BLOB: "object",
             };
             expect(typeof result.value).toBe(expected[kind]);
-          }
-        },
-      ),
-      runs(500),
-    );
-  });
-});
-
-describe("uploaded values (server side)", () => {
-  const TYPES = [
-    "int2",
-    "int4",
-    "int8",
-    "float4",
-    "float8",
-    "numeric(10,2)",
-    "bool",
-    "bytea",
-    "uuid",
-    "text",
-    "timestamptz",
-  ];
-
-  it("return the bound parameter or refuse with WireValueError, whatever the value", () => {
-    fc.assert(
-      fc.property(
-        fc.constantFrom(...TYPES),
-        fc.oneof(numericText, nonString, canonicalUuid, trickyString(20)),
-        (typeName, value) => {
-          const type: PostgresValueType = postgresValueType(typeName);
-          const result = outcome(() => parseUploadedValue(type, value));
-          if (!result.ok || value === null) return;
-          // What is accepted is the client's own canonical text, bound unchanged.
-          if (type.family === "integer" || type.family === "float" || type.family === "decimal") {
-            expect(result.value).toBe(value);
-          }
-          if (type.family === "text") {
-            expect(result.value).toBe(value);
-            expect((value as string).includes("\u0000") || findLoneSurrogate(value as string) >= 0).toBe(
-              false,
-            );
           }
         },
       ),

@@ -16,7 +16,11 @@ import {
   parseRetryAfterMillis,
   snapshotChunkBodyLimit,
 } from "@oversync/protocol";
-import { SnapshotCapacityError, type SyncTransport, createSyncTransport } from "@oversync/client";
+import { SnapshotCapacityError } from "@oversync/client";
+import {
+  type SyncTransport,
+  createSyncTransport,
+} from "../../packages/client/src/transport/sync-transport.js";
 import { type SyncRuntime, createSyncHandler, createSyncService } from "@oversync/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUSINESS_TABLES, createBusinessSchema } from "../server/business-schema.js";

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { type PushRow, type SnapshotChunk, canonicalRequestHash, snapshotRowJson } from "@oversync/protocol";
-import { createSyncTransport } from "@oversync/client";
+import { createSyncTransport } from "../../packages/client/src/transport/sync-transport.js";
 import { ServerWriteError, type SyncRuntime, createSyncHandler, createSyncService } from "@oversync/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUSINESS_TABLES, createBusinessSchema } from "../server/business-schema.js";

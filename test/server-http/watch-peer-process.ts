@@ -2,7 +2,7 @@
  * A second sync server in its own OS process, for the cross-process watch test: its own pool,
  * LISTEN session and HTTP listener on the database named by argv[2]. It prints one JSON line
  * `{"origin":"http://127.0.0.1:<port>"}` once it serves, and shuts down cleanly on SIGTERM.
- * Run with `node --import tsx watch-peer-process.ts <database url>`.
+ * Run with `node --conditions=@oversync/source --import tsx watch-peer-process.ts <database url>`.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";

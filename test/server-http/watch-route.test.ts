@@ -17,6 +17,7 @@ import {
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
+import { RUN_FROM_SOURCE } from "../support/run-from-source.js";
 import { BUSINESS_TABLES, createBusinessSchema } from "../server/business-schema.js";
 import { actor, initializeScope, push, userRow, uuid } from "../server/service-harness.js";
 import { pgListener, readUntilSeq, testPool } from "../server/watch-support.js";
@@ -361,7 +362,7 @@ describe("several server processes", () => {
 
   it("a commit in this process wakes a watch served by another OS process on the same database", async () => {
     const script = fileURLToPath(new URL("./watch-peer-process.ts", import.meta.url));
-    child = spawn(process.execPath, ["--import", "tsx", script, db.url], {
+    child = spawn(process.execPath, [...RUN_FROM_SOURCE, script, db.url], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     const origin = await new Promise<string>((resolve, reject) => {

@@ -17,13 +17,11 @@ import {
   isRfc3339Instant,
   snapshotRowJson,
 } from "@oversync/protocol";
+import { type Actor, type SyncRuntime, createSyncService } from "@oversync/server";
 import {
-  type Actor,
   SNAPSHOT_RETRY_AFTER_SECONDS,
   SnapshotCapacityError,
-  type SyncRuntime,
-  createSyncService,
-} from "@oversync/server";
+} from "../../packages/server/src/snapshot/snapshot-capacity.js";
 import type pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../support/postgres.js";

@@ -1,5 +1,8 @@
 /** Holding the runtime's snapshot capacity slots from outside, to make a build or chunk read find none free. */
-import { SNAPSHOT_SLOT_LOCK_CLASSES, type SnapshotSlotKind } from "@oversync/server";
+import {
+  SNAPSHOT_SLOT_LOCK_CLASSES,
+  type SnapshotSlotKind,
+} from "../../packages/server/src/snapshot/snapshot-capacity.js";
 import type pg from "pg";
 
 /** Slots of `kind` held on one pooled session until `done()`; `release(slot)` frees one early. */

@@ -3,12 +3,9 @@
  * with `captureSql` in a jsonb stage row, written from a session whose TimeZone, DateStyle and
  * extra_float_digits differ from the defaults, so captured text provably ignores them.
  */
+import type { WireValue } from "@oversync/protocol";
 import type pg from "pg";
-import {
-  type ColumnCodec,
-  type WireValue,
-  describeColumn,
-} from "../../packages/server/src/codec/column-codec.js";
+import { type ColumnCodec, describeColumn } from "../../packages/server/src/codec/column-codec.js";
 
 /** Session settings unlike any default, applied before every write. */
 export const HOSTILE_SESSION_SQL =

@@ -23,6 +23,19 @@ export function exampleRegion(file: string): string {
 }
 
 /**
+ * An example as the README quotes it: the imports between `// readme:imports` and
+ * `// readme:imports-end` (the published entry points an app imports), a blank line, the region.
+ */
+export function exampleWithImports(file: string): string {
+  const text = readFileSync(join(repoRoot, file), "utf8");
+  const start = text.indexOf("// readme:imports\n");
+  const imports = text
+    .slice(start + "// readme:imports\n".length, text.indexOf("// readme:imports-end"))
+    .trim();
+  return `${imports}\n\n${exampleRegion(file)}`;
+}
+
+/**
  * Starts the reference server on a free loopback port over `databaseUrl` (embedded PGlite in
  * `dataDir` when undefined), logging nothing.
  */

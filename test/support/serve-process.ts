@@ -1,11 +1,13 @@
 /**
- * `oversync serve` as a real child process (`node --import tsx packages/cli/src/bin.ts serve`), as
- * `npm start` runs it, for suites that kill or restart the server.
+ * `oversync serve` as a real child process, run from source as `npm start` runs it
+ * (`node --conditions=@oversync/source --import tsx packages/cli/src/bin.ts serve`), for suites that
+ * kill or restart the server.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { RUN_FROM_SOURCE } from "./run-from-source.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -22,7 +24,7 @@ const running = new Set<ChildProcess>();
 
 /** Runs the CLI with `args`; resolves with its output and exit once it has ended. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/cli/src/bin.ts", ...args], {
+  const child = spawn(process.execPath, [...RUN_FROM_SOURCE, "packages/cli/src/bin.ts", ...args], {
     cwd: repoRoot,
     env: { ...process.env, DATABASE_URL: "", JWT_SECRET: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_DATA_DIR, MAIN_HELP, SERVE_HELP, parseCommandLine } from "./cli-args.js";
+import { cliVersion } from "./version.js";
 
 describe("oversync command line", () => {
   it("serve defaults: port 8080 on 127.0.0.1, ./.oversync/data, 24 h tokens, 10 s grace, 20 s/120 s timeouts", () => {
@@ -62,6 +64,16 @@ describe("oversync command line", () => {
     expect(SERVE_HELP).toContain("JWT_SECRET");
     expect(SERVE_HELP).toContain("--headers-timeout <s>");
     expect(SERVE_HELP).toContain("--request-timeout <s>");
+  });
+
+  it("--version, -v and version print this package's version", () => {
+    for (const argv of [["--version"], ["-v"], ["version"]]) {
+      expect(parseCommandLine(argv)).toStrictEqual({ kind: "version" });
+    }
+    expect(MAIN_HELP).toContain("--version");
+    const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    expect(cliVersion()).toBe(manifest.version);
+    expect(cliVersion()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it.each([

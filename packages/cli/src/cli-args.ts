@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { CliError } from "./cli-error.js";
 import { DEFAULT_TOKEN_TTL_SECONDS } from "./jwt-auth.js";
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from "./request-timeouts.js";
+import { SIMULATE_HELP, type SimulateArgs, parseSimulateArgs } from "./simulate/simulate-args.js";
 
 /** `serve` flags after parsing. */
 export interface ServeArgs {
@@ -13,12 +14,18 @@ export interface ServeArgs {
   readonly shutdownGraceMs: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** Serve the live conformance suite's test hooks (test-hooks.ts); absent unless --test-hooks. */
+  readonly testHooks?: true;
+  /** Serve `POST /test/server-write` (server-write-route.ts); absent unless --test-server-writes. */
+  readonly testServerWrites?: true;
 }
 
 /** What the command line asks for. */
 export type CliCommand =
   | { readonly kind: "help"; readonly text: string }
-  | { readonly kind: "serve"; readonly args: ServeArgs };
+  | { readonly kind: "version" }
+  | { readonly kind: "serve"; readonly args: ServeArgs }
+  | { readonly kind: "simulate"; readonly args: SimulateArgs };
 
 /** Where PGlite keeps its files unless --data-dir says otherwise. */
 export const DEFAULT_DATA_DIR = "./.oversync/data";
@@ -26,7 +33,12 @@ export const DEFAULT_DATA_DIR = "./.oversync/data";
 export const MAIN_HELP = `Usage: oversync <command> [options]
 
 Commands:
-  serve    Run the reference sync server on embedded PGlite or PostgreSQL.
+  serve      Run the reference sync server on embedded PGlite or PostgreSQL.
+  simulate   Run multi-device scenarios against a sync server and report what broke.
+
+Options:
+  -v, --version   Print the version
+  -h, --help      Show this help
 
 Run "oversync <command> --help" for a command's options.
 `;
@@ -52,6 +64,22 @@ Options:
                            --request-timeout)
   --request-timeout <s>    Time a client has to send a whole request, body included (default
                            ${DEFAULT_REQUEST_TIMEOUT_MS / 1000}); responses, such as watch streams, are never timed
+  --test-hooks             Also serve the hooks of the live conformance suite, for test runs on
+                           this machine only (they take no token):
+                             POST /test/fail-requests {"user_id","endpoint","count"?,"skip"?,
+                               "status"+"body"? | "disconnect":true, "when"?:"before"|"after"}
+                               answers (or cuts) that user's next requests to one endpoint:
+                               capabilities, connect, push_session_create, push_session_chunk,
+                               push_session_commit, push_session_delete, committed_bundle_rows,
+                               pull, snapshot_create, snapshot_chunk, snapshot_delete, watch
+                             POST /test/initialization-lease {"user_id","expires_in_seconds"}
+                               moves the expiry of a scope's initialization lease (0: now)
+                             POST /test/server-sql {"user_id","writer_id"?,"source_bundle_id"?,
+                               "statements":[{"sql","params"}]} commits the statements as one
+                               server-originated bundle
+                             GET /test/hooks lists them
+  --test-server-writes     Also serve POST /test/server-write: a signed-in user's row upsert
+                           committed as a server-originated bundle (for "oversync simulate")
   -h, --help               Show this help
 
 Environment:
@@ -69,7 +97,12 @@ export function parseCommandLine(argv: readonly string[]): CliCommand {
   if (command === undefined || command === "-h" || command === "--help" || command === "help") {
     return { kind: "help", text: MAIN_HELP };
   }
+  if (command === "-v" || command === "--version" || command === "version") return { kind: "version" };
   if (command === "serve") return parseServe(rest);
+  if (command === "simulate") {
+    const args = parseSimulateArgs(rest);
+    return args === null ? { kind: "help", text: SIMULATE_HELP } : { kind: "simulate", args };
+  }
   throw new CliError(
     "usage",
     `unknown command ${JSON.stringify(command)}; run "oversync --help" for the commands`,
@@ -91,6 +124,8 @@ function parseServe(argv: readonly string[]): CliCommand {
         "shutdown-grace": { type: "string" },
         "headers-timeout": { type: "string" },
         "request-timeout": { type: "string" },
+        "test-hooks": { type: "boolean" },
+        "test-server-writes": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -126,6 +161,8 @@ function parseServe(argv: readonly string[]): CliCommand {
         values["request-timeout"],
         DEFAULT_REQUEST_TIMEOUT_MS,
       ),
+      ...(values["test-hooks"] === true ? { testHooks: true as const } : {}),
+      ...(values["test-server-writes"] === true ? { testServerWrites: true as const } : {}),
     },
   };
 }

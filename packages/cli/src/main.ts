@@ -1,13 +1,15 @@
 /**
  * The `oversync` program: parses the command line, runs the command, and turns its outcome into an
  * exit code (0 done, 1 failed, 2 bad command line). `serve` runs until SIGINT or SIGTERM; a second
- * signal during shutdown exits at once with 1.
+ * signal during shutdown exits at once with 1. `simulate` exits 1 when any scenario failed.
  */
 import { type CliCommand, parseCommandLine } from "./cli-args.js";
 import { CliError } from "./cli-error.js";
 import { createJsonLogger } from "./json-log.js";
 import { resolveJwtSecret } from "./jwt-auth.js";
 import { startServer } from "./serve.js";
+import { runSimulation } from "./simulate/runner.js";
+import { cliVersion } from "./version.js";
 
 /** Runs `oversync` with `argv` (without the node and script paths); resolves to the exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -20,6 +22,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   if (command.kind === "help") {
     process.stdout.write(command.text);
     return 0;
+  }
+  if (command.kind === "version") {
+    process.stdout.write(`${cliVersion()}\n`);
+    return 0;
+  }
+  if (command.kind === "simulate") {
+    try {
+      return (await runSimulation(command.args)).failed === 0 ? 0 : 1;
+    } catch (error) {
+      return fail(error, 1);
+    }
   }
   const logger = createJsonLogger();
   const say = (line: string) => process.stderr.write(`${line}\n`);

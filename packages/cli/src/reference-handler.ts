@@ -4,6 +4,8 @@
  */
 import {
   type FetchHandler,
+  type PublicRoute,
+  type ScopeManager,
   type SyncHandlerLogger,
   type SyncService,
   createSyncHandler,
@@ -11,6 +13,7 @@ import {
 import { withCors } from "./cors.js";
 import type { JwtAuth } from "./jwt-auth.js";
 import { noteRequestUser } from "./request-log.js";
+import { serverWriteRoute } from "./server-write-route.js";
 import { signInRoute } from "./sign-in-route.js";
 import { type TestHelperHooks, testHelperRoutes } from "./test-helper-routes.js";
 
@@ -23,6 +26,10 @@ export interface ReferenceHandlerOptions {
    * missing answers 404.
    */
   readonly testHooks?: Partial<TestHelperHooks>;
+  /** When given, `POST /test/server-write` commits rows through it (server-write-route.ts). */
+  readonly serverWrites?: ScopeManager;
+  /** More unauthenticated routes, such as those of `serve --test-hooks` (test-hooks.ts). */
+  readonly extraRoutes?: readonly PublicRoute[];
   readonly logger?: SyncHandlerLogger;
   /** Largest request body accepted, in bytes (the sync handler's default when omitted). */
   readonly maxBodyBytes?: number;
@@ -44,6 +51,8 @@ export function createReferenceHandler(options: ReferenceHandlerOptions): FetchH
       routes: [
         signInRoute(auth),
         ...(options.testHooks === undefined ? [] : testHelperRoutes(options.testHooks)),
+        ...(options.serverWrites === undefined ? [] : [serverWriteRoute(options.serverWrites)]),
+        ...(options.extraRoutes ?? []),
       ],
     }),
   );

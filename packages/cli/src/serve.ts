@@ -5,6 +5,7 @@
  * in-flight requests finish, and closes the runtime, the LISTEN session and the pool.
  */
 import { type Server, createServer } from "node:http";
+import type { Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { type SyncRuntime, createSyncService, toNodeListener } from "@oversync/server";
 import { CliError } from "./cli-error.js";
@@ -24,6 +25,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   requestTimeoutOptions,
 } from "./request-timeouts.js";
+import { RequestFaults, testHookRoutes } from "./test-hooks.js";
 
 /** The `schema_version` the reference server advertises (the upstream example sends 1). */
 const SCHEMA_VERSION = 1;
@@ -43,6 +45,10 @@ export interface ServeConfig {
   readonly headersTimeoutMs?: number;
   /** Time a client has to send its whole request, body included, in ms. Default 120 s. */
   readonly requestTimeoutMs?: number;
+  /** Serve `POST /test/server-write` (server-originated writes for `oversync simulate`). */
+  readonly testServerWrites?: boolean;
+  /** Serve the live conformance suite's test hooks (test-hooks.ts); never on a reachable server. */
+  readonly testHooks?: boolean;
   /** Structured log lines (requests, faults, lifecycle events). */
   readonly logger: JsonLogger;
   /** Lines for people (the banner and warnings). */
@@ -80,12 +86,22 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     await service.bootstrap();
     const auth = createJwtAuth({ secret: config.jwtSecret.secret, ttlSeconds: config.tokenTtlSeconds });
     // The runtime is the test helpers' hooks: whichever of the two it offers gets its route.
-    const handler = createReferenceHandler({ service, auth, testHooks: service, logger });
+    const faults = config.testHooks === true ? new RequestFaults(auth) : undefined;
+    const referenceHandler = createReferenceHandler({
+      service,
+      auth,
+      testHooks: service,
+      ...(config.testServerWrites === true ? { serverWrites: service.scopeManager } : {}),
+      ...(faults === undefined ? {} : { extraRoutes: testHookRoutes(faults, service, database.pool) }),
+      logger,
+    });
+    const handler = faults === undefined ? referenceHandler : faults.wrap(referenceHandler);
     const timeouts = requestTimeoutOptions({
       headersTimeoutMs: config.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     });
     const server = createServer(timeouts, logRequests(toNodeListener(handler, { logger }), logger));
+    const unused = unusedSockets(server);
     const url = await listen(server, config.port, config.host);
     printBanner(config, url, database);
     logger.info("listening", { url, database: database.description });
@@ -95,7 +111,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       url,
       database,
       close: () => {
-        closing ??= shutdown(server, running, database, config);
+        closing ??= shutdown(server, unused, running, database, config);
         return closing;
       },
     };
@@ -142,6 +158,13 @@ function printBanner(config: ServeConfig, url: string, database: OpenDatabase): 
   );
   say(`  sign-in    POST ${url}/dummy-signin {"user":"<id>","password":"<any>"}`);
   say(`  tokens     HS256, valid ${config.tokenTtlSeconds} s`);
+  if (config.testServerWrites === true) {
+    say(`  test       POST ${url}/test/server-write (server-originated writes)`);
+  }
+  if (config.testHooks === true) {
+    say(`  WARNING    --test-hooks: anyone reaching ${url}/test/ can fail requests and write rows;`);
+    say("             use it for test runs on this machine only.");
+  }
   if (config.jwtSecret.isDevDefault) {
     say("  WARNING    JWT_SECRET is not set: tokens are signed with a built-in development secret that");
     say("             anyone can read. Set JWT_SECRET before letting other machines reach this server.");
@@ -155,12 +178,24 @@ function printBanner(config: ServeConfig, url: string, database: OpenDatabase): 
  * get up to the grace period to complete before what is left is cut; then the LISTEN session and
  * the pool close.
  */
-async function shutdown(server: Server, service: SyncRuntime, database: OpenDatabase, config: ServeConfig) {
+async function shutdown(
+  server: Server,
+  unused: ReadonlySet<Socket>,
+  service: SyncRuntime,
+  database: OpenDatabase,
+  config: ServeConfig,
+) {
   config.logger.info("shutting down", { grace_ms: config.shutdownGraceMs });
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  // Keep-alive connections that go idle after their last response are closed as they appear.
-  server.closeIdleConnections();
-  const sweep = setInterval(() => server.closeIdleConnections(), 50);
+  // Keep-alive connections that go idle after their last response are closed as they appear, and
+  // so are connections that never carried a request (Node's fetch opens a spare one after an
+  // aborted stream; closeIdleConnections does not count those).
+  const sweepIdle = () => {
+    server.closeIdleConnections();
+    for (const socket of unused) socket.destroy();
+  };
+  sweepIdle();
+  const sweep = setInterval(sweepIdle, 50);
   let graceTimer: NodeJS.Timeout | undefined;
   const graceOver = new Promise<"timeout">((resolve) => {
     graceTimer = setTimeout(() => resolve("timeout"), config.shutdownGraceMs);
@@ -178,4 +213,15 @@ async function shutdown(server: Server, service: SyncRuntime, database: OpenData
     await database.close();
   }
   config.logger.info("stopped");
+}
+
+/** The server's connections that have not carried a request yet, kept current. */
+function unusedSockets(server: Server): ReadonlySet<Socket> {
+  const unused = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    unused.add(socket);
+    socket.once("close", () => unused.delete(socket));
+  });
+  server.on("request", (request) => unused.delete(request.socket));
+  return unused;
 }

@@ -5,24 +5,18 @@
  * routes would refuse or that PostgreSQL would store as another one. It exists for tests and demos;
  * a real deployment authenticates its users its own way.
  */
-import { type DummySigninResponse, decodeDummySigninRequest } from "@oversync/protocol";
-import { type PublicRoute, jsonResponse } from "@oversync/server";
+import { type DummySigninResponse, ENDPOINTS } from "@oversync/protocol";
+import { type PublicRoute, endpointRoute, jsonResponse } from "@oversync/server";
 import type { JwtAuth } from "./jwt-auth.js";
 import { noteRequestUser } from "./request-log.js";
 
 /** The sign-in route: `{user, password, device?}` -> 200 `{token, expires_in, user}`. */
 export function signInRoute(auth: JwtAuth): PublicRoute {
-  return {
-    method: "POST",
-    path: "/dummy-signin",
-    auth: "none",
-    failureCode: "internal_error",
-    async handle({ bodyText }) {
-      const { user } = decodeDummySigninRequest(await bodyText());
-      noteRequestUser(user);
-      const issued = await auth.issueToken(user);
-      const body: DummySigninResponse = { token: issued.token, expires_in: issued.expiresIn, user };
-      return jsonResponse(body);
-    },
-  };
+  return endpointRoute(ENDPOINTS.dummySignin, async ({ bodyText }) => {
+    const { user } = ENDPOINTS.dummySignin.request.decode(await bodyText());
+    noteRequestUser(user);
+    const issued = await auth.issueToken(user);
+    const body: DummySigninResponse = { token: issued.token, expires_in: issued.expiresIn, user };
+    return jsonResponse(body);
+  });
 }

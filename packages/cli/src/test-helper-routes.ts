@@ -4,13 +4,8 @@
  * runtime from createSyncService offers both, so `serve` passes it as the hooks. A `user_id` outside
  * the identity rules (protocol identity.ts) is 400 invalid_request, like a missing one.
  */
-import {
-  type RetentionFloorResponse,
-  type WatchSubscribersResponse,
-  decodeRetentionFloorRequest,
-  decodeWatchSubscribersQuery,
-} from "@oversync/protocol";
-import { type PublicRoute, jsonResponse } from "@oversync/server";
+import { ENDPOINTS, type RetentionFloorResponse, type WatchSubscribersResponse } from "@oversync/protocol";
+import { type PublicRoute, endpointRoute, jsonResponse } from "@oversync/server";
 
 /** What the test helpers need from the sync runtime. */
 export interface TestHelperHooks {
@@ -33,13 +28,9 @@ export interface TestHelperHooks {
 export function testHelperRoutes(hooks: Partial<TestHelperHooks>): PublicRoute[] {
   const routes: PublicRoute[] = [];
   if (typeof hooks.setRetainedFloor === "function") {
-    routes.push({
-      method: "POST",
-      path: "/test/retention-floor",
-      auth: "none",
-      failureCode: "retention_floor_update_failed",
-      async handle({ bodyText }) {
-        const request = decodeRetentionFloorRequest(await bodyText());
+    routes.push(
+      endpointRoute(ENDPOINTS.retentionFloor, async ({ bodyText }) => {
+        const request = ENDPOINTS.retentionFloor.request.decode(await bodyText());
         await hooks.setRetainedFloor!(request.user_id, request.retained_bundle_floor);
         const body: RetentionFloorResponse = {
           status: "ok",
@@ -47,25 +38,21 @@ export function testHelperRoutes(hooks: Partial<TestHelperHooks>): PublicRoute[]
           retained_bundle_floor: request.retained_bundle_floor,
         };
         return jsonResponse(body);
-      },
-    });
+      }),
+    );
   }
   if (typeof hooks.watchSubscriberCount === "function") {
-    routes.push({
-      method: "GET",
-      path: "/test/watch-subscribers",
-      auth: "none",
-      failureCode: "internal_error",
-      async handle({ url }) {
-        const { user_id } = decodeWatchSubscribersQuery(url.searchParams);
+    routes.push(
+      endpointRoute(ENDPOINTS.watchSubscribers, async ({ url }) => {
+        const { user_id } = ENDPOINTS.watchSubscribers.query.decode(url.searchParams);
         const body: WatchSubscribersResponse = {
           user_id,
           subscriber_count: hooks.watchSubscriberCount!(user_id),
           process_local_only: true,
         };
         return jsonResponse(body);
-      },
-    });
+      }),
+    );
   }
   return routes;
 }

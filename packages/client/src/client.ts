@@ -14,7 +14,7 @@
 import { supportsBundleChangeWatch } from "@oversync/protocol";
 import type { SyncConfig } from "./config/sync-config.js";
 import type { SqliteDriver } from "./drivers/sqlite-driver.js";
-import { OversyncClientError } from "./errors.js";
+import { OversyncClientError, isClientError } from "./errors.js";
 import {
   type AutomaticDownloadOptions,
   type AutomaticDownloadsHandle,
@@ -117,6 +117,8 @@ export class SyncClient {
   private readonly driver: SqliteDriver;
   private readonly config: SyncConfig;
   private busy = false;
+  /** Waiters woken whenever an operation ends (automatic downloads waiting for their turn). */
+  private readonly wakers = new Set<() => void>();
   private closed = false;
   private ownership: unknown;
   private downloads: AutomaticDownloadsHandle | undefined;
@@ -332,8 +334,19 @@ export class SyncClient {
     if (this.downloads !== undefined) return;
     this.downloads = startAutomaticDownloads(
       {
-        pull: async () => {
-          await this.pullToStable();
+        whenAttached: (signal) => this.waitUntil(() => this.ctx.connected, signal),
+        pull: async (signal) => {
+          for (;;) {
+            await this.waitUntil(() => this.ctx.connected && !this.busy, signal);
+            if (signal.aborted) return;
+            try {
+              await this.pullToStable();
+              return;
+            } catch (error) {
+              // Another call started first: pull once it is done.
+              if (!isClientError(error, "sync_operation_in_progress")) throw error;
+            }
+          }
         },
         supportsWatch: async (signal) =>
           supportsBundleChangeWatch(await this.ctx.transport.capabilities({ signal })),
@@ -423,6 +436,22 @@ export class SyncClient {
       return await body();
     } finally {
       this.busy = false;
+      for (const wake of [...this.wakers]) wake();
+    }
+  }
+
+  /** Resolves once `ready()` holds (checked whenever an operation ends), or when `signal` aborts. */
+  private async waitUntil(ready: () => boolean, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && !ready()) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.wakers.delete(wake);
+          signal.removeEventListener("abort", wake);
+          resolve();
+        };
+        this.wakers.add(wake);
+        signal.addEventListener("abort", wake, { once: true });
+      });
     }
   }
 }

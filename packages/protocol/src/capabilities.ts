@@ -13,9 +13,12 @@ export const SOURCE_ID_HEADER = "Oversync-Source-ID";
 /** The canonical JSON / value-encoding contract the outbox is frozen under. */
 export const CANONICAL_JSON_CONTRACT = "jcs_uniform_numeric_strings_v1";
 
-/** True for a valid source id: one or more characters in 0x21–0x7E (not necessarily a UUID). */
+/** A valid source id: one or more characters in 0x21–0x7E (not necessarily a UUID). */
+export const SOURCE_ID_PATTERN = /^[\x21-\x7e]+$/;
+
+/** True for a valid source id (SOURCE_ID_PATTERN). */
 export function isValidSourceId(value: unknown): value is string {
-  return typeof value === "string" && /^[\x21-\x7e]+$/.test(value);
+  return typeof value === "string" && SOURCE_ID_PATTERN.test(value);
 }
 
 /** The 20 feature flags the server advertises (June's set). */

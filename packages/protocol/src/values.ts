@@ -206,11 +206,12 @@ export function decodeBase64Strict(value: unknown): Uint8Array {
   return bytes;
 }
 
-const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A canonical lowercase dashed UUID (36 characters, untrimmed, any version). */
+export const CANONICAL_UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** True for a canonical lowercase dashed UUID (36 characters, untrimmed, any version). */
+/** True for a canonical lowercase dashed UUID (CANONICAL_UUID_PATTERN). */
 export function isCanonicalUuid(value: unknown): value is string {
-  return typeof value === "string" && CANONICAL_UUID.test(value);
+  return typeof value === "string" && CANONICAL_UUID_PATTERN.test(value);
 }
 
 /** Converts a canonical dashed UUID to its 16 bytes; anything else throws. */

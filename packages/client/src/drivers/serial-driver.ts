@@ -14,17 +14,15 @@ import type {
 } from "./sqlite-driver.js";
 import type { SqliteError } from "./sqlite-error.js";
 
-type MaybePromise<T> = T | Promise<T>;
-
 /** What a binding must provide; methods may answer synchronously or with a promise. */
 export interface SqliteConnection {
   readonly name: string;
-  exec(sql: string): MaybePromise<void>;
+  exec(sql: string): void | Promise<void>;
   /** Every row of one statement, INTEGER as bigint and BLOB as Uint8Array. */
-  all(sql: string, params: readonly SqliteValue[]): MaybePromise<SqliteRow[]>;
-  run(sql: string, params: readonly SqliteValue[]): MaybePromise<RunResult>;
-  createFunction(name: string, fn: SqlFunction): MaybePromise<void>;
-  close(): MaybePromise<void>;
+  all(sql: string, params: readonly SqliteValue[]): SqliteRow[] | Promise<SqliteRow[]>;
+  run(sql: string, params: readonly SqliteValue[]): RunResult | Promise<RunResult>;
+  createFunction(name: string, fn: SqlFunction): void | Promise<void>;
+  close(): void | Promise<void>;
   /** Turns a binding exception into a SqliteError, or returns undefined when it is not one. */
   toSqliteError(error: unknown): SqliteError | undefined;
 }

@@ -8,7 +8,8 @@
  * with `pullToStable` every interval. A 403 `bundle_change_watch_forbidden` switches the loop to
  * polling until it is restarted (as Go): the server refuses this user, retrying cannot help.
  * Contention with a running operation and lifecycle preconditions (not attached yet) are waited
- * out, never surfaced.
+ * out without a request and without growing the reconnect delay, never surfaced: a wake-up that
+ * meets a busy client pulls once the client is free (as Go).
  *
  * The loop only uses the `AutomaticDownloadHost` seam, so it can be replaced without touching the
  * engine.
@@ -30,8 +31,10 @@ export interface AutomaticDownloadOptions {
 
 /** What the loop needs from the client. */
 export interface AutomaticDownloadHost {
-  /** Pulls to the stable ceiling (the public `pullToStable`). */
-  pull(): Promise<void>;
+  /** Resolves once the client is attached in this process (or on abort). */
+  whenAttached(signal: AbortSignal): Promise<void>;
+  /** Pulls to the stable ceiling (the public `pullToStable`), waiting out a running operation. */
+  pull(signal: AbortSignal): Promise<void>;
   /** True when the server advertises bundle-change watch (checked each time a stream opens). */
   supportsWatch(signal: AbortSignal): Promise<boolean>;
   /** Opens a watch stream after the durable checkpoint. */
@@ -69,7 +72,7 @@ export function startAutomaticDownloads(
   // a later round; the application sees errors of its own explicit calls only.
   const pullQuietly = async (): Promise<boolean> => {
     try {
-      await host.pull();
+      await host.pull(signal);
       return true;
     } catch {
       return false;
@@ -116,6 +119,8 @@ export function startAutomaticDownloads(
   const loop = (async () => {
     let reconnectDelay = reconnectMin;
     while (!signal.aborted) {
+      await host.whenAttached(signal);
+      if (signal.aborted) break;
       const round = await watchOnce();
       if (signal.aborted) break;
       if (round === "forbidden") watchAllowed = false;

@@ -108,8 +108,8 @@ export class PendingPushReplayError extends OversyncClientError<"pending_push_re
   }
 }
 
-/** A table whose sync key differs between client and server. */
-export interface SyncKeyMismatch {
+/** A table whose sync key differs between client and server (a field of TableContractMismatchError). */
+export interface TableKeyMismatch {
   readonly table: string;
   readonly clientSyncKeyColumns: readonly string[];
   readonly serverSyncKeyColumns: readonly string[];
@@ -123,7 +123,7 @@ export class TableContractMismatchError extends OversyncClientError<"table_contr
     message: string,
     readonly serverOnlyTables: readonly string[] = [],
     readonly clientOnlyTables: readonly string[] = [],
-    readonly syncKeyMismatches: readonly SyncKeyMismatch[] = [],
+    readonly syncKeyMismatches: readonly TableKeyMismatch[] = [],
   ) {
     super("table_contract_mismatch", message);
   }

@@ -4,10 +4,8 @@
  * types, NOT NULL, defaults, primary keys, CHECKs and the dirty-ordinal index, plus the seed rows;
  * and oversync's one table of its own, created on first use.
  */
+import { CANONICAL_JSON_CONTRACT } from "@oversync/protocol";
 import type { SqliteExecutor } from "../drivers/sqlite-driver.js";
-
-/** The only canonical JSON contract this runtime writes into its outbox. */
-export const CANONICAL_JSON_CONTRACT = "jcs_uniform_numeric_strings_v1";
 
 const NOW_DEFAULT = "DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))";
 const OP_CHECK = "CHECK (op IN ('INSERT', 'UPDATE', 'DELETE'))";

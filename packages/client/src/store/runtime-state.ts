@@ -2,16 +2,12 @@
  * Typed reads and writes of the durable `_sync_*` state, bound to one executor (the driver itself or
  * a transaction). INTEGER columns are bigint; 0/1 flags are booleans.
  */
-import type { RowOp } from "@oversync/protocol";
+import { CANONICAL_JSON_CONTRACT, type RowOp } from "@oversync/protocol";
 import type { SqliteExecutor, SqliteRow, SqliteValue } from "../drivers/sqlite-driver.js";
 import { OversyncClientError } from "../errors.js";
 import { localPayloadSql } from "./capture-sql.js";
 import { keyValueOfLocalKeyJson } from "./payload-codec.js";
-import {
-  CANONICAL_JSON_CONTRACT,
-  REJECTED_CHANGES_TABLE,
-  ensureRejectedChangesTable,
-} from "./runtime-schema.js";
+import { REJECTED_CHANGES_TABLE, ensureRejectedChangesTable } from "./runtime-schema.js";
 import { NOW_TIMESTAMP_SQL, quoteIdent } from "./sql-text.js";
 import type { SyncSchema } from "./table-metadata.js";
 

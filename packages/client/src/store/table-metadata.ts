@@ -3,13 +3,10 @@
  * column, every column's kind (how its values are encoded), its foreign keys and its place in
  * parent-first dependency order. Reading it also validates the configuration against the schema.
  */
-import { type ColumnKind, columnKindOf } from "@oversync/protocol";
+import { type ColumnKind, HIDDEN_SCOPE_COLUMN, columnKindOf } from "@oversync/protocol";
 import { type NormalizedSyncConfig, type NormalizedSyncTable, configError } from "../config/sync-config.js";
 import type { SqliteExecutor } from "../drivers/sqlite-driver.js";
 import { OversyncClientError } from "../errors.js";
-
-/** The server-only column that scopes rows to a user; a local table must not declare it. */
-export const HIDDEN_SCOPE_COLUMN = "_sync_scope_id";
 
 /** One column of a managed table. */
 export interface ColumnInfo {

@@ -10,6 +10,8 @@ import {
   type CommittedBundleIdentity,
   type CommittedRowsResponse,
   type ConnectResponse,
+  ENDPOINTS,
+  type EndpointContract,
   type PullResponse,
   type PushChunkResponse,
   type PushCommitResponse,
@@ -20,15 +22,7 @@ import {
   type SnapshotChunkContext,
   type SnapshotSession,
   type WireKey,
-  decodeCapabilitiesBody,
-  decodeCommittedRowsResponse,
-  decodeConnectResponse,
-  decodePullResponse,
-  decodePushChunkResponse,
-  decodePushCommitResponse,
-  decodePushCreateResponse,
-  decodeSnapshotChunkBody,
-  decodeSnapshotSessionBody,
+  fillPath,
   isValidSourceId,
   snapshotChunkBodyLimit,
 } from "@oversync/protocol";
@@ -223,8 +217,10 @@ type Query = Readonly<Record<string, string>>;
 
 interface Exchange<T> {
   readonly operation: string;
-  readonly method: "GET" | "POST" | "DELETE";
-  readonly route: string;
+  /** Its method and path come from the endpoint table. */
+  readonly endpoint: EndpointContract;
+  /** Path parameters by name, checked with pathParam. */
+  readonly params?: Readonly<Record<string, string>>;
   readonly query?: Query;
   /** A JSON body; undefined sends none (and no Content-Type). */
   readonly json?: unknown;
@@ -274,7 +270,7 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
 
   async function perform<T>(exchange: Exchange<T>, call: CallOptions | undefined): Promise<T> {
     const { operation } = exchange;
-    const url = endpointUrl(baseUrl, exchange.route, exchange.query);
+    const url = endpointUrl(baseUrl, exchange.endpoint, exchange.params, exchange.query);
     const { headers, sourceId } = await requestHeaders(operation, "application/json");
     let body: string | undefined;
     if (exchange.json !== undefined) {
@@ -286,7 +282,7 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
     deadline.arm(limit);
     try {
       const response = await fetchImpl(url, {
-        method: exchange.method,
+        method: exchange.endpoint.method,
         headers,
         body,
         signal: deadline.signal,
@@ -334,11 +330,10 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "GET",
-          route: "sync/capabilities",
+          endpoint: ENDPOINTS.capabilities,
           timeoutMillis: timeouts.requestMillis,
           read: async (response) =>
-            decodeCapabilitiesBody(
+            ENDPOINTS.capabilities.response.decode(
               utf8Text(await jsonBytes(response, operation, BODY_LIMITS.capabilities), operation),
             ),
         },
@@ -351,11 +346,10 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "POST",
-          route: "sync/connect",
+          endpoint: ENDPOINTS.connect,
           json: { has_local_pending_rows: args.hasLocalPendingRows },
           timeoutMillis: timeouts.requestMillis,
-          read: jsonReader(operation, limits.controlBodyBytes, decodeConnectResponse),
+          read: jsonReader(operation, limits.controlBodyBytes, ENDPOINTS.connect.response.decode),
         },
         call,
       );
@@ -375,12 +369,11 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "POST",
-          route: "sync/push-sessions",
+          endpoint: ENDPOINTS.pushCreate,
           json,
           timeoutMillis: timeouts.requestMillis,
           read: jsonReader(operation, limits.controlBodyBytes, (body, sourceId) =>
-            decodePushCreateResponse(body, request, sourceId),
+            ENDPOINTS.pushCreate.response.decode(body, request, sourceId),
           ),
         },
         call,
@@ -394,12 +387,16 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "POST",
-          route: `sync/push-sessions/${pathSegment(operation, "push_id", args.pushId)}/chunks`,
+          endpoint: ENDPOINTS.pushChunk,
+          params: { push_id: pathParam(operation, "push_id", args.pushId) },
           json: { start_row_ordinal: startRowOrdinal, rows },
           timeoutMillis: timeouts.requestMillis,
           read: jsonReader(operation, limits.controlBodyBytes, (body) =>
-            decodePushChunkResponse(body, { pushId: args.pushId, startRowOrdinal, rowCount: rows.length }),
+            ENDPOINTS.pushChunk.response.decode(body, {
+              pushId: args.pushId,
+              startRowOrdinal,
+              rowCount: rows.length,
+            }),
           ),
         },
         call,
@@ -412,11 +409,11 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "POST",
-          route: `sync/push-sessions/${pathSegment(operation, "push_id", args.pushId)}/commit`,
+          endpoint: ENDPOINTS.pushCommit,
+          params: { push_id: pathParam(operation, "push_id", args.pushId) },
           timeoutMillis: timeouts.requestMillis,
           read: jsonReader(operation, limits.controlBodyBytes, (body, sourceId) =>
-            decodePushCommitResponse(body, { sourceId, sourceBundleId }),
+            ENDPOINTS.pushCommit.response.decode(body, { sourceId, sourceBundleId }),
           ),
           errorBodyLimit: COMMIT_ERROR_BODY_LIMIT,
         },
@@ -429,8 +426,8 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "DELETE",
-          route: `sync/push-sessions/${pathSegment(operation, "push_id", pushId)}`,
+          endpoint: ENDPOINTS.pushDelete,
+          params: { push_id: pathParam(operation, "push_id", pushId) },
           timeoutMillis: timeouts.requestMillis,
           read: noContent,
         },
@@ -449,12 +446,12 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "GET",
-          route: `sync/committed-bundles/${bundleSeq}/rows`,
+          endpoint: ENDPOINTS.committedRows,
+          params: { bundle_seq: String(bundleSeq) },
           query,
           timeoutMillis: timeouts.requestMillis,
           read: jsonReader(operation, limits.rowPageBodyBytes, (body) =>
-            decodeCommittedRowsResponse(body, {
+            ENDPOINTS.committedRows.response.decode(body, {
               committed: args.committed,
               afterRowOrdinal: args.afterRowOrdinal,
             }),
@@ -478,12 +475,11 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "GET",
-          route: "sync/pull",
+          endpoint: ENDPOINTS.pull,
           query,
           timeoutMillis: timeouts.requestMillis,
           read: jsonReader(operation, limits.rowPageBodyBytes, (body) =>
-            decodePullResponse(body, { afterBundleSeq, targetBundleSeq: target }),
+            ENDPOINTS.pull.response.decode(body, { afterBundleSeq, targetBundleSeq: target }),
           ),
         },
         call,
@@ -496,8 +492,7 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "POST",
-          route: "sync/snapshot-sessions",
+          endpoint: ENDPOINTS.snapshotCreate,
           json:
             replacement === undefined
               ? undefined
@@ -510,7 +505,9 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
                 },
           timeoutMillis: timeouts.requestMillis,
           read: async (response) =>
-            decodeSnapshotSessionBody(await jsonBytes(response, operation, BODY_LIMITS.snapshotSession)),
+            ENDPOINTS.snapshotCreate.response.decode(
+              await jsonBytes(response, operation, BODY_LIMITS.snapshotSession),
+            ),
         },
         call,
       );
@@ -523,8 +520,8 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "GET",
-          route: `sync/snapshot-sessions/${pathSegment(operation, "snapshot_id", args.session.snapshot_id)}`,
+          endpoint: ENDPOINTS.snapshotChunk,
+          params: { snapshot_id: pathParam(operation, "snapshot_id", args.session.snapshot_id) },
           query: {
             after_row_ordinal: String(wireInt(operation, "after_row_ordinal", args.afterRowOrdinal, 0)),
             max_rows: String(maxRows),
@@ -533,7 +530,7 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
           timeoutMillis: timeouts.requestMillis,
           // The raw bytes go to the decoder, which measures each row object as received.
           read: async (response) =>
-            decodeSnapshotChunkBody(
+            ENDPOINTS.snapshotChunk.response.decode(
               await jsonBytes(response, operation, snapshotChunkBodyLimit(maxBytes, maxRows)),
               args,
             ),
@@ -547,8 +544,8 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
       return perform(
         {
           operation,
-          method: "DELETE",
-          route: `sync/snapshot-sessions/${pathSegment(operation, "snapshot_id", snapshotId)}`,
+          endpoint: ENDPOINTS.snapshotDelete,
+          params: { snapshot_id: pathParam(operation, "snapshot_id", snapshotId) },
           timeoutMillis: timeouts.snapshotDeleteMillis,
           read: noContent,
         },
@@ -558,15 +555,24 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
 
     async watch(args, call) {
       const operation = "watch";
-      const url = endpointUrl(baseUrl, "sync/watch", {
-        after_bundle_seq: String(wireInt(operation, "after_bundle_seq", args.afterBundleSeq, 0)),
-      });
+      const url = endpointUrl(
+        baseUrl,
+        ENDPOINTS.watch,
+        {},
+        {
+          after_bundle_seq: String(wireInt(operation, "after_bundle_seq", args.afterBundleSeq, 0)),
+        },
+      );
       const { headers, sourceId } = await requestHeaders(operation, "text/event-stream");
       const limit = call?.timeoutMillis ?? timeouts.watchConnectMillis;
       const deadline = new RequestDeadline(call?.signal);
       deadline.arm(limit);
       try {
-        const response = await fetchImpl(url, { method: "GET", headers, signal: deadline.signal });
+        const response = await fetchImpl(url, {
+          method: ENDPOINTS.watch.method,
+          headers,
+          signal: deadline.signal,
+        });
         await requireAllowedEncoding(response, operation);
         if (response.status !== 200) throw await errorFromResponse(response, operation, sourceId);
         if (!hasMediaType(response, "text/event-stream")) {
@@ -616,14 +622,23 @@ function normalizeBaseUrl(input: string | URL): URL {
   return url;
 }
 
-function endpointUrl(base: URL, route: string, query: Query | undefined): URL {
-  const url = new URL(route, base);
+/**
+ * The endpoint's URL below `base`. The table's paths start with "/", which would replace the base
+ * URL's path, so they resolve without it.
+ */
+function endpointUrl(
+  base: URL,
+  endpoint: EndpointContract,
+  params: Readonly<Record<string, string>> | undefined,
+  query: Query | undefined,
+): URL {
+  const url = new URL(fillPath(endpoint.path, params).slice(1), base);
   for (const [name, value] of Object.entries(query ?? {})) url.searchParams.append(name, value);
   return url;
 }
 
-/** A path segment: percent-encoded, never empty or a dot segment (which URL resolution would eat). */
-function pathSegment(operation: string, name: string, value: string): string {
+/** A path parameter: never empty or a dot segment (which URL resolution would eat). */
+function pathParam(operation: string, name: string, value: string): string {
   if (value === "" || value === "." || value === "..") {
     throw new TransportError(
       "request_invalid",
@@ -631,7 +646,7 @@ function pathSegment(operation: string, name: string, value: string): string {
       `${name} ${JSON.stringify(value)} cannot name a resource`,
     );
   }
-  return encodeURIComponent(value);
+  return value;
 }
 
 /** An envelope integer for the wire: a safe integer ≥ `min` (§0 "Envelope integers"). */

@@ -1,5 +1,5 @@
 /** The committed row shape served by committed-rows and pull (protocol-latest §1.7 "BundleRow"). */
-import { z } from "zod";
+import * as z from "zod";
 import {
   authoritativePayloadSchema,
   envelopeInt,

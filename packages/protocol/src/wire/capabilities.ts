@@ -1,5 +1,5 @@
 /** `GET /sync/capabilities` (protocol-latest §1.1, §4). */
-import { z } from "zod";
+import * as z from "zod";
 import {
   INT32_MAX,
   INT64_LIMIT_NAMES,

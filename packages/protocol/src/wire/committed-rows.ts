@@ -1,5 +1,5 @@
 /** `GET /sync/committed-bundles/{bundle_seq}/rows` (protocol-latest §1.7). */
-import { z } from "zod";
+import * as z from "zod";
 import { OversyncError } from "../errors.js";
 import { type BundleRow, bundleRowSchema } from "./bundle-row.js";
 import { decodeQuery, decodeResponseValue, queryInt, requireResponse } from "./decode.js";

@@ -1,5 +1,5 @@
 /** `POST /sync/connect` (protocol-latest §1.2). */
-import { z } from "zod";
+import * as z from "zod";
 import { decodeRequestBody, decodeResponseValue, requireResponse } from "./decode.js";
 import { isCanonicalUuid } from "../values.js";
 import { envelopeInt } from "./shared.js";
@@ -29,7 +29,7 @@ export const CONNECT_RESOLUTIONS = [
 export const connectResponseSchema = z.object({
   resolution: z.enum(CONNECT_RESOLUTIONS),
   initialization_id: z.string().optional(),
-  lease_expires_at: z.string().optional(),
+  lease_expires_at: z.string().meta({ format: "date-time" }).optional(),
   retry_after_seconds: envelopeInt("connect retry_after_seconds", "non_negative").optional(),
 });
 

@@ -2,11 +2,11 @@
  * The three ways a wire shape is decoded: a request body (server), a query string (server), and a
  * response body (client). Each turns a schema failure into its side's typed error.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { ErrorCode } from "../error-codes.js";
 import { OversyncError } from "../errors.js";
 import { type ProtocolViolationCode, ProtocolViolationError } from "../protocol-violation.js";
-import { safeDecode } from "./shared.js";
+import { integerJsonSchema, safeDecode } from "./shared.js";
 
 /**
  * Parses and validates a JSON request body. Text that is not JSON gets `unparseableCode` (400
@@ -68,6 +68,7 @@ export function queryInt(name: string, bound: "non_negative" | "positive") {
     )
     .transform(Number)
     .refine((value) => bound === "non_negative" || value > 0, `${name} must be ${rule}`)
+    .meta(integerJsonSchema(bound))
     .optional();
 }
 

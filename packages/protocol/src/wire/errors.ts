@@ -1,5 +1,5 @@
 /** Error bodies (protocol-latest §0 "Error body", §1.14). */
-import { z } from "zod";
+import * as z from "zod";
 import { SNAPSHOT_LIMIT_DIMENSIONS } from "../error-codes.js";
 import {
   authoritativePayloadSchema,

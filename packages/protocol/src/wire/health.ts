@@ -1,14 +1,41 @@
-/** `GET /syncx/health` and `GET /syncx/status` (protocol-latest §1.13). */
-import { z } from "zod";
+/** `GET /syncx/health` and `GET /syncx/status` (protocol-latest §1.13, server digest §12). */
+import * as z from "zod";
+import { envelopeInt } from "./shared.js";
 
 /** The app name the upstream live-server harness requires from `/syncx/status`. */
 export const EXAMPLE_SERVER_APP_NAME = "nethttp-server-example";
 
-/** Status/health body: the harness reads `app_name`; June's other fields are optional here. */
-export const statusResponseSchema = z.looseObject({
-  status: z.enum(["healthy", "unhealthy"]).optional(),
-  version: z.string().optional(),
+/** Where a server is in its life: serving, draining in-flight calls, or closed. */
+export const SERVICE_LIFECYCLES = ["running", "shutting_down", "closed"] as const;
+
+function count(name: string) {
+  return envelopeInt(`status ${name}`, "non_negative");
+}
+
+/**
+ * The status and health body: June's fields. The harness reads only `app_name`; the counters are
+ * for operators.
+ */
+export const statusResponseSchema = z.object({
+  status: z.enum(["healthy", "unhealthy"]),
+  version: z.string(),
   app_name: z.string(),
+  lifecycle: z.enum(SERVICE_LIFECYCLES),
+  accepting_operations: z.boolean(),
+  inflight_operations: count("inflight_operations"),
+  registered_tables: z.array(z.string()),
+  features: z.record(z.string(), z.boolean()),
+  user_state_retention_floor_ahead_count: count("user_state_retention_floor_ahead_count"),
+  latest_bundle_seq_max: count("latest_bundle_seq_max"),
+  retained_bundle_floor_min: count("retained_bundle_floor_min"),
+  retained_bundle_floor_max: count("retained_bundle_floor_max"),
+  retained_bundle_window_min: count("retained_bundle_window_min"),
+  retained_bundle_window_max: count("retained_bundle_window_max"),
+  history_pruned_error_count: count("history_pruned_error_count"),
+  accepted_push_replay_count: count("accepted_push_replay_count"),
+  rejected_registered_write_count: count("rejected_registered_write_count"),
+  committed_bundle_count: count("committed_bundle_count"),
+  committed_bundle_bytes: count("committed_bundle_bytes"),
 });
 
 /** A status/health body. */

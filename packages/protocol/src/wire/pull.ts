@@ -1,5 +1,5 @@
 /** `GET /sync/pull` (protocol-latest §1.8). */
-import { z } from "zod";
+import * as z from "zod";
 import { bundleRowSchema } from "./bundle-row.js";
 import { decodeQuery, decodeResponseValue, queryInt, requireResponse } from "./decode.js";
 import { envelopeInt, sourceIdSchema } from "./shared.js";

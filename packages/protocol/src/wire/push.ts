@@ -1,5 +1,5 @@
 /** Push sessions: create, chunk upload, commit (protocol-latest §1.3–§1.5). */
-import { z } from "zod";
+import * as z from "zod";
 import { decodeRequestBody, decodeResponseValue, requireResponse } from "./decode.js";
 import {
   envelopeInt,

@@ -2,10 +2,10 @@
  * Building blocks shared by the wire schemas: envelope integers, identifiers, keys, payloads, and
  * turning a zod failure into one message that names the field path.
  */
-import { z } from "zod";
-import { isValidSourceId } from "../capabilities.js";
-import { sourceIdProblem, userIdProblem } from "../identity.js";
-import { isCanonicalUuid } from "../values.js";
+import * as z from "zod";
+import { INT32_MAX, SOURCE_ID_PATTERN } from "../capabilities.js";
+import { MAX_IDENTITY_BYTES, sourceIdProblem, userIdProblem } from "../identity.js";
+import { CANONICAL_UUID_PATTERN } from "../values.js";
 
 /** The hidden owner column on the server; it never appears in a key or payload on the wire. */
 export const HIDDEN_SCOPE_COLUMN = "_sync_scope_id";
@@ -19,38 +19,61 @@ export type IntBound = "any" | "non_negative" | "positive";
  * "bundle row row_version 0 must be positive".
  */
 export function envelopeInt(label: string, bound: IntBound = "any", max?: number) {
-  return z.number().superRefine((value, ctx) => {
-    const fail = (message: string) => ctx.addIssue({ code: "custom", message, input: value });
-    if (!Number.isInteger(value)) return fail(`${label} ${value} must be an integer JSON number`);
-    if (!Number.isSafeInteger(value)) {
-      return fail(
-        `${label} ${value} is beyond ±(2^53−1): values that large cannot be represented exactly, so they are refused`,
-      );
-    }
-    if (bound === "positive" && value <= 0) return fail(`${label} ${value} must be positive`);
-    if (bound === "non_negative" && value < 0) return fail(`${label} ${value} must be non-negative`);
-    if (max !== undefined && value > max) return fail(`${label} ${value} exceeds the maximum ${max}`);
-  });
+  return z
+    .number()
+    .superRefine((value, ctx) => {
+      const fail = (message: string) => ctx.addIssue({ code: "custom", message, input: value });
+      if (!Number.isInteger(value)) return fail(`${label} ${value} must be an integer JSON number`);
+      if (!Number.isSafeInteger(value)) {
+        return fail(
+          `${label} ${value} is beyond ±(2^53−1): values that large cannot be represented exactly, so they are refused`,
+        );
+      }
+      if (bound === "positive" && value <= 0) return fail(`${label} ${value} must be positive`);
+      if (bound === "non_negative" && value < 0) return fail(`${label} ${value} must be non-negative`);
+      if (max !== undefined && value > max) return fail(`${label} ${value} exceeds the maximum ${max}`);
+    })
+    .meta(integerJsonSchema(bound, max));
 }
+
+/**
+ * The JSON Schema of an integer (z.toJSONSchema cannot see a refinement, so the OpenAPI document
+ * would call it a number): signed 64-bit on the wire (§0), 32-bit where KMP reads an Int.
+ */
+export function integerJsonSchema(bound: IntBound, max?: number) {
+  return {
+    type: "integer",
+    format: max !== undefined && max <= INT32_MAX ? "int32" : "int64",
+    ...(bound === "any" ? {} : { minimum: bound === "positive" ? 1 : 0 }),
+    ...(max === undefined ? {} : { maximum: max }),
+  } as const;
+}
+
+/** At least one non-whitespace character (what `trim()` leaves non-empty). */
+const NON_BLANK = /\S/;
 
 /** A string with at least one non-whitespace character. */
 export function nonBlankString(label: string) {
-  return z.string().refine((value) => value.trim().length > 0, `${label} must be non-empty`);
+  return z.string().regex(NON_BLANK, `${label} must be non-empty`);
 }
 
 /** A source id a server sends (bundle `source_id`, error bodies): the wire rule only. */
 export function sourceIdSchema(label: string) {
   return z
     .string()
-    .refine(isValidSourceId, `${label} must be one or more visible ASCII characters (0x21–0x7E)`);
+    .regex(SOURCE_ID_PATTERN, `${label} must be one or more visible ASCII characters (0x21–0x7E)`);
 }
 
 /** A source id a request body names: the wire rule plus the length limit (identity.ts). */
 export function requestSourceIdSchema(label: string) {
-  return z.string().superRefine((value, ctx) => {
-    const problem = sourceIdProblem(value);
-    if (problem !== undefined) ctx.addIssue({ code: "custom", message: `${label} ${problem}`, input: value });
-  });
+  return z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = sourceIdProblem(value);
+      if (problem !== undefined)
+        ctx.addIssue({ code: "custom", message: `${label} ${problem}`, input: value });
+    })
+    .meta({ pattern: SOURCE_ID_PATTERN.source, maxLength: MAX_IDENTITY_BYTES });
 }
 
 /** A user id a request names (sign-in, test helpers): non-blank and within the identity rules. */
@@ -63,7 +86,7 @@ export function userIdSchema(label: string) {
 
 /** A canonical session token (`push_id`, `initialization_id`): lowercase dashed UUID. */
 export function sessionTokenSchema(label: string) {
-  return z.string().refine(isCanonicalUuid, `${label} must be a canonical lowercase dashed UUID`);
+  return z.string().regex(CANONICAL_UUID_PATTERN, `${label} must be a canonical lowercase dashed UUID`);
 }
 
 /** 64 lowercase hexadecimal characters. */
@@ -74,32 +97,40 @@ export function sha256HexSchema(label: string) {
 /** Row operation on the wire. */
 export const rowOpSchema = z.enum(["INSERT", "UPDATE", "DELETE"]);
 
+/** JSON Schema for an object that never names the hidden owner column. */
+const WITHOUT_HIDDEN_COLUMN = { propertyNames: { not: { const: HIDDEN_SCOPE_COLUMN } } } as const;
+
 /** A row key: exactly one member (the sync-key column) with a non-blank string value. */
-export const wireKeySchema = z.record(z.string(), z.string()).superRefine((key, ctx) => {
-  const names = Object.keys(key);
-  if (names.length !== 1) {
-    ctx.addIssue({
-      code: "custom",
-      message: `key must have exactly one member, the sync-key column; it has ${names.length}`,
-    });
-    return;
-  }
-  const name = names[0]!;
-  if (name === HIDDEN_SCOPE_COLUMN) {
-    ctx.addIssue({
-      code: "custom",
-      message: `key must not include hidden server column ${HIDDEN_SCOPE_COLUMN}`,
-    });
-  } else if (key[name]!.trim().length === 0) {
-    ctx.addIssue({ code: "custom", path: [name], message: "key value must be a non-empty string" });
-  }
-});
+export const wireKeySchema = z
+  .record(z.string(), z.string().meta({ pattern: NON_BLANK.source }))
+  .superRefine((key, ctx) => {
+    const names = Object.keys(key);
+    if (names.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: `key must have exactly one member, the sync-key column; it has ${names.length}`,
+      });
+      return;
+    }
+    const name = names[0]!;
+    if (name === HIDDEN_SCOPE_COLUMN) {
+      ctx.addIssue({
+        code: "custom",
+        message: `key must not include hidden server column ${HIDDEN_SCOPE_COLUMN}`,
+      });
+    } else if (key[name]!.trim().length === 0) {
+      ctx.addIssue({ code: "custom", path: [name], message: "key value must be a non-empty string" });
+    }
+  })
+  .meta({ minProperties: 1, maxProperties: 1, ...WITHOUT_HIDDEN_COLUMN });
 
 function withoutHiddenColumn<T extends z.ZodType<Record<string, unknown>>>(schema: T) {
-  return schema.refine(
-    (payload) => !Object.hasOwn(payload, HIDDEN_SCOPE_COLUMN),
-    `payload must not include hidden server column ${HIDDEN_SCOPE_COLUMN}`,
-  );
+  return schema
+    .refine(
+      (payload) => !Object.hasOwn(payload, HIDDEN_SCOPE_COLUMN),
+      `payload must not include hidden server column ${HIDDEN_SCOPE_COLUMN}`,
+    )
+    .meta(WITHOUT_HIDDEN_COLUMN);
 }
 
 /** An uploaded payload: every value is a string or null (§2.2 client→server). */

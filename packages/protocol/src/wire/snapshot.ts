@@ -1,5 +1,5 @@
 /** Snapshot sessions: create, chunk fetch (protocol-latest §1.9, §1.10). */
-import { z } from "zod";
+import * as z from "zod";
 import { utf8ByteLength } from "../canonical-json.js";
 import { OversyncError } from "../errors.js";
 import type { SnapshotRowText } from "../hashes.js";
@@ -85,7 +85,8 @@ export const snapshotSessionSchema = z.object({
     .refine(
       isRfc3339Instant,
       "snapshot session expires_at must be an RFC3339/ISO-8601 instant (YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM))",
-    ),
+    )
+    .meta({ format: "date-time" }),
 });
 
 /** A decoded snapshot session. */
@@ -158,6 +159,13 @@ export const snapshotChunkSchema = z.strictObject({
   has_more: z.boolean(),
   byte_count: envelopeInt("snapshot chunk byte_count", "non_negative"),
 });
+
+/**
+ * A snapshot chunk with its rows' shape, as the OpenAPI document describes it.
+ * decodeSnapshotChunkBody checks the rows one by one instead, to measure each row's bytes and to
+ * report a bad row as invalid_snapshot_row rather than invalid_snapshot_chunk.
+ */
+export const snapshotChunkBodySchema = snapshotChunkSchema.extend({ rows: z.array(snapshotRowSchema) });
 
 /** A decoded snapshot chunk, with each row's measured byte length. */
 export interface SnapshotChunk {

@@ -2,7 +2,7 @@
  * The unauthenticated helpers the upstream live-server suites call (protocol-latest §5):
  * `POST /dummy-signin`, `POST /test/retention-floor`, `GET /test/watch-subscribers`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { decodeQuery, decodeRequestBody } from "./decode.js";
 import { envelopeInt, nonBlankString, userIdSchema } from "./shared.js";
 

@@ -1,5 +1,5 @@
 /** `GET /sync/watch` (protocol-latest §1.12): query, event payload, and the server's SSE framing. */
-import { z } from "zod";
+import * as z from "zod";
 import { decodeQuery, queryInt } from "./decode.js";
 import { envelopeInt, sourceIdSchema } from "./shared.js";
 

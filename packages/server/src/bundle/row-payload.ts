@@ -4,7 +4,7 @@
  * snapshot builds read from the live table — and its wire rendering, every visible column in table
  * order.
  */
-import type { WireValue } from "../codec/column-codec.js";
+import type { WireValue } from "@oversync/protocol";
 import { quoteIdent } from "../db/session.js";
 import type { RegisteredTable } from "../schema/table-catalog.js";
 

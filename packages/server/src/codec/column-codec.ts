@@ -5,16 +5,17 @@
  */
 import {
   OversyncError,
+  type WireValue,
   WireValueError,
   checkDecimalText,
   decodeBase64Strict,
+  findLoneSurrogate,
   isCanonicalUuid,
   jsonTypeName,
   parseBooleanBridge,
   parseCanonicalFloat4,
   parseCanonicalFloat64,
   parseCanonicalInteger,
-  parseUploadedValue,
 } from "@oversync/protocol";
 import { type NumericTypmod, decimalOverflowReason } from "./column-decimal.js";
 import { checkJsonText } from "./column-json.js";
@@ -48,9 +49,6 @@ export type ColumnFamily =
   | "text"
   | "temporal"
   | "json";
-
-/** A business value as it appears in a wire payload or key. */
-export type WireValue = string | boolean | null;
 
 /** An uploaded value ready to bind: write it as `$n::<cast>` (the cast may be a chain such as `float8::float4`). */
 export interface BoundValue {
@@ -235,7 +233,7 @@ function typeRules(info: ColumnInfo, type: string): TypeRules {
         // PostgreSQL's base64 is standard and padded but wraps lines at 76 characters.
         capture: (ref) => `translate(encode(${ref}, 'base64'), chr(10), '')`,
         render: (stored) => expect(stored, "string"),
-        parse: (value) => `\\x${Buffer.from(decodeBase64Strict(value)).toString("hex")}`,
+        parse: (value) => `\\x${bytesToHex(decodeBase64Strict(value))}`,
       };
     case "uuid":
       return {
@@ -357,7 +355,17 @@ function characterLength(info: ColumnInfo): number | undefined {
 }
 
 function parseText(value: unknown): string {
-  return parseUploadedValue({ family: "text" }, value) as string;
+  if (typeof value !== "string") {
+    throw new WireValueError(`text value must be a JSON string, got a ${jsonTypeName(value)}`);
+  }
+  // PostgreSQL text cannot hold NUL, and a lone surrogate would be silently replaced on encoding.
+  if (value.includes("\u0000")) {
+    throw new WireValueError("text value contains U+0000, which PostgreSQL text cannot store");
+  }
+  if (findLoneSurrogate(value) >= 0) {
+    throw new WireValueError("text value contains a lone UTF-16 surrogate; send well-formed Unicode");
+  }
+  return value;
 }
 
 function requireString(value: unknown, type: string): string {
@@ -392,7 +400,9 @@ function renderFloatHex(stored: unknown): string {
       `captured float ${JSON.stringify(hex)} is not float8send hex; store columns with captureSql`,
     );
   }
-  const value = Buffer.from(hex, "hex").readDoubleBE(0);
+  const view = new DataView(new ArrayBuffer(8));
+  for (let i = 0; i < 8; i++) view.setUint8(i, Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16));
+  const value = view.getFloat64(0);
   return Object.is(value, -0) ? "0" : String(value);
 }
 
@@ -401,4 +411,13 @@ function renderUtcTimestamp(stored: unknown): string {
   const text = expect(stored, "string");
   if (text === "infinity" || text === "-infinity") return text;
   return text.endsWith(" BC") ? `${text.slice(0, -3)}+00:00 BC` : `${text}+00:00`;
+}
+
+const HEX_DIGITS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
+/** Lowercase hex of `bytes`, as PostgreSQL's bytea hex input takes it. */
+function bytesToHex(bytes: Uint8Array): string {
+  let hex = "";
+  for (const byte of bytes) hex += HEX_DIGITS[byte];
+  return hex;
 }

@@ -42,10 +42,20 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     chunks.push(value);
   }
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks, total));
+    return new TextDecoder("utf-8", { fatal: true }).decode(concatBytes(chunks, total));
   } catch {
     throw new OversyncError("invalid_request", "request body is not valid UTF-8 text");
   }
+}
+
+function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }
 
 function tooLarge(maxBytes: number): OversyncError {

@@ -2,7 +2,7 @@
  * JSON responses and error bodies. Every error goes out as `{error, message}` (plus the code's
  * documented extras) with `Content-Type: application/json`; nothing else of an error ever leaves.
  */
-import type { OversyncError } from "@oversync/protocol";
+import { type OversyncError, utf8ByteLength } from "@oversync/protocol";
 
 /** A JSON response with an exact Content-Length, so a plain body is never sent chunked. */
 export function jsonResponse(
@@ -16,7 +16,7 @@ export function jsonResponse(
     headers: {
       ...headers,
       "content-type": "application/json",
-      "content-length": String(Buffer.byteLength(text)),
+      "content-length": String(utf8ByteLength(text)),
     },
   });
 }
@@ -56,7 +56,7 @@ export function errorResponse(error: OversyncError, headers?: Readonly<Record<st
 export function jsonTextResponse(text: string, status = 200): Response {
   return new Response(text, {
     status,
-    headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)) },
+    headers: { "content-type": "application/json", "content-length": String(utf8ByteLength(text)) },
   });
 }
 

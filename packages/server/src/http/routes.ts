@@ -1,13 +1,14 @@
 /**
  * Route definitions and matching. A route is a method, a path pattern with `:name` segments, how
- * its caller is identified, and the 5xx code an unexpected fault on it is answered with. Hosts and
- * later endpoints add routes by passing more of them to createSyncHandler.
+ * its caller is identified, and the 5xx code an unexpected fault on it is answered with. A protocol
+ * endpoint's route takes all four from the endpoint table (endpointRoute); hosts and later
+ * endpoints add routes by passing more of them to createSyncHandler.
  */
-import type { ErrorCode } from "@oversync/protocol";
+import { type EndpointContract, type EndpointMethod, type ErrorCode, matchPath } from "@oversync/protocol";
 import type { Actor, SyncService } from "../service/sync-service.js";
 
 /** The HTTP methods sync routes use. */
-export type RouteMethod = "GET" | "POST" | "DELETE";
+export type RouteMethod = EndpointMethod;
 
 /** What every route handler gets. */
 export interface RouteContext {
@@ -43,54 +44,46 @@ export interface PublicRoute extends RouteBase {
 /** One endpoint. */
 export type SyncRoute = ActorRoute | PublicRoute;
 
+/** The route of a protocol endpoint: its method, path, auth and failure code from the table. */
+export function endpointRoute(
+  endpoint: EndpointContract & { readonly auth: "actor" },
+  handle: ActorRoute["handle"],
+): ActorRoute;
+export function endpointRoute(
+  endpoint: EndpointContract & { readonly auth: "none" },
+  handle: PublicRoute["handle"],
+): PublicRoute;
+export function endpointRoute(
+  endpoint: EndpointContract,
+  handle: ActorRoute["handle"] | PublicRoute["handle"],
+): SyncRoute {
+  const { method, path, auth } = endpoint;
+  return { method, path, auth, failureCode: endpoint.failureCode ?? "internal_error", handle } as SyncRoute;
+}
+
 /** The outcome of matching a request path and method. */
 export type RouteMatch =
   | { readonly kind: "found"; readonly route: SyncRoute; readonly params: Record<string, string> }
   | { readonly kind: "wrong_method"; readonly allowed: readonly RouteMethod[] }
   | { readonly kind: "none" };
 
-interface CompiledRoute {
-  readonly route: SyncRoute;
-  readonly segments: readonly string[];
-}
-
 /** Matches paths against a fixed route list; the first route declared for a method and path wins. */
 export class RouteTable {
-  private readonly compiled: readonly CompiledRoute[];
+  private readonly routes: readonly SyncRoute[];
 
   constructor(routes: readonly SyncRoute[]) {
-    this.compiled = routes.map((route) => ({ route, segments: route.path.split("/") }));
+    this.routes = routes;
   }
 
   /** Finds the route for `method` and `path` (below the base path). */
   match(method: string, path: string): RouteMatch {
-    const segments = path.split("/");
     const allowed: RouteMethod[] = [];
-    for (const { route, segments: pattern } of this.compiled) {
-      const params = matchSegments(pattern, segments);
+    for (const route of this.routes) {
+      const params = matchPath(route.path, path);
       if (params === undefined) continue;
       if (route.method === method) return { kind: "found", route, params };
       if (!allowed.includes(route.method)) allowed.push(route.method);
     }
     return allowed.length > 0 ? { kind: "wrong_method", allowed } : { kind: "none" };
   }
-}
-
-function matchSegments(
-  pattern: readonly string[],
-  segments: readonly string[],
-): Record<string, string> | undefined {
-  if (pattern.length !== segments.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < pattern.length; i++) {
-    const expected = pattern[i]!;
-    const actual = segments[i]!;
-    if (expected.startsWith(":")) {
-      if (actual === "") return undefined;
-      params[expected.slice(1)] = actual;
-    } else if (expected !== actual) {
-      return undefined;
-    }
-  }
-  return params;
 }

@@ -8,26 +8,23 @@
  * cancelled, whichever the runtime reports first) or when the service closes.
  */
 import {
+  ENDPOINTS,
   WATCH_HEARTBEAT,
   WATCH_RESPONSE_HEADERS,
-  decodeWatchQuery,
   formatBundleChangeEvent,
 } from "@oversync/protocol";
 import type { BundleWatch } from "../service/sync-service.js";
-import type { ActorRoute } from "./routes.js";
+import { type ActorRoute, endpointRoute } from "./routes.js";
 
 /** The watch endpoint. */
-export const WATCH_ROUTE: ActorRoute = {
-  method: "GET",
-  path: "/sync/watch",
-  auth: "actor",
-  failureCode: "bundle_change_watch_failed",
-  async handle({ service, actor, url, request }) {
-    const query = decodeWatchQuery(url.searchParams);
+export const WATCH_ROUTE: ActorRoute = endpointRoute(
+  ENDPOINTS.watch,
+  async ({ service, actor, url, request }) => {
+    const query = ENDPOINTS.watch.query.decode(url.searchParams);
     const watch = await service.openBundleWatch(actor, query);
     return new Response(eventStream(watch, request.signal), { status: 200, headers: WATCH_RESPONSE_HEADERS });
   },
-};
+);
 
 /** The SSE body of one watch; nothing is produced until the reader asks for it. */
 function eventStream(watch: BundleWatch, signal: AbortSignal): ReadableStream<Uint8Array> {

@@ -9,12 +9,13 @@ import {
   OversyncError,
   type PushCommitResponse,
   type PushConflict,
+  type WireValue,
   canonicalRequestHash,
 } from "@oversync/protocol";
 import { runSyncBundle } from "../bundle/bundle-commit.js";
 import { FOREIGN_SCOPE_SQLSTATE, NO_BUNDLE_CONTEXT_SQLSTATE } from "../bundle/capture-triggers.js";
 import { payloadSql, renderPayload } from "../bundle/row-payload.js";
-import type { BoundValue, ColumnCodec, WireValue } from "../codec/column-codec.js";
+import type { BoundValue, ColumnCodec } from "../codec/column-codec.js";
 import { quoteIdent, sqlState, toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import { OP_CODES, OP_NAMES, type OpCode } from "../schema/op-codes.js";

@@ -2,7 +2,6 @@
  * Push sessions: create (with idempotent replay of an already committed tuple), chunk upload and
  * delete. Every call runs in the caller's transaction and takes the acting user's lock first.
  */
-import { randomUUID } from "node:crypto";
 import {
   INT32_MAX,
   OversyncError,
@@ -162,7 +161,7 @@ export async function createPushSession(
   );
   for (const { push_id } of previous) await deleteSession(client, push_id);
 
-  const pushId = randomUUID();
+  const pushId = crypto.randomUUID();
   await client.query(
     `INSERT INTO sync.push_sessions (push_id, user_pk, source_id, source_bundle_id, planned_row_count,
        canonical_request_hash, initialization_id, expires_at)

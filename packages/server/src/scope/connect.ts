@@ -12,7 +12,6 @@
  *
  * A lapsed lease is expired lazily when the user's row is loaded.
  */
-import { randomUUID } from "node:crypto";
 import type { ConnectRequest, ConnectResponse } from "@oversync/protocol";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import type { Actor } from "../service/sync-service.js";
@@ -35,7 +34,13 @@ export async function resolveConnect(
         await setInitialized(client, user.userPk, actor.sourceId);
         return { resolution: "initialize_empty" };
       }
-      const leased = await setInitializing(client, user.userPk, actor.sourceId, randomUUID(), leaseSeconds);
+      const leased = await setInitializing(
+        client,
+        user.userPk,
+        actor.sourceId,
+        crypto.randomUUID(),
+        leaseSeconds,
+      );
       return {
         resolution: "initialize_local",
         initialization_id: leased.initializationId!,

@@ -5,6 +5,7 @@
  */
 import {
   type CapabilitiesResponse,
+  ENDPOINTS,
   type ErrorCode,
   OversyncError,
   PROTOCOL_VERSION,
@@ -92,8 +93,8 @@ export interface SyncRuntime extends SyncService {
   /**
    * Moves `userId`'s retained bundle floor up to `floor` and deletes the history at or below it
    * (what the retention policy does, on demand; `POST /test/retention-floor` calls it). `floor`
-   * must lie between the current floor and the latest bundle. Errors: OversyncError
-   * `invalid_request`, `user_state_not_found`, `service_unavailable`, `retention_floor_update_failed`.
+   * must lie between the current floor and the latest bundle (400 invalid_request otherwise). Errors:
+   * OversyncError with the codes of `ENDPOINTS.retentionFloor`.
    */
   setRetainedFloor(userId: string, floor: number): Promise<void>;
 }
@@ -172,19 +173,19 @@ class Runtime implements SyncRuntime {
   }
 
   connect(actor: Actor, request: Parameters<SyncService["connect"]>[1]) {
-    return this.write("connect", "connect_failed", actor, (client) =>
+    return this.write("connect", ENDPOINTS.connect.failureCode, actor, (client) =>
       resolveConnect(client, actor, request, this.limits.initialization_lease_ttl_seconds),
     );
   }
 
   createPushSession(actor: Actor, request: Parameters<SyncService["createPushSession"]>[1]) {
-    return this.write("push session create", "push_session_create_failed", actor, (client) =>
+    return this.write("push session create", ENDPOINTS.pushCreate.failureCode, actor, (client) =>
       createPushSession(client, actor, request, this.limits),
     );
   }
 
   uploadPushChunk(actor: Actor, pushId: string, request: Parameters<SyncService["uploadPushChunk"]>[2]) {
-    return this.call("push chunk", "push_chunk_failed", actor, async (directory) => {
+    return this.call("push chunk", ENDPOINTS.pushChunk.failureCode, actor, async (directory) => {
       if (request.rows.length > this.limits.max_rows_per_push_chunk) {
         throw new OversyncError(
           "push_chunk_invalid",
@@ -202,7 +203,7 @@ class Runtime implements SyncRuntime {
   }
 
   commitPushSession(actor: Actor, pushId: string) {
-    return this.write("push commit", "push_session_commit_failed", actor, async (client, directory) => {
+    return this.write("push commit", ENDPOINTS.pushCommit.failureCode, actor, async (client, directory) => {
       const committed = await commitPushSession(client, directory, actor, pushId, this.limits);
       await this.bundleCommitted(client, actor.userId, committed);
       return committed;
@@ -210,25 +211,25 @@ class Runtime implements SyncRuntime {
   }
 
   deletePushSession(actor: Actor, pushId: string) {
-    return this.write("push session delete", "push_session_delete_failed", actor, (client) =>
+    return this.write("push session delete", ENDPOINTS.pushDelete.failureCode, actor, (client) =>
       deletePushSession(client, actor, pushId),
     );
   }
 
   getCommittedBundleRows(actor: Actor, request: Parameters<SyncService["getCommittedBundleRows"]>[1]) {
-    return this.read("committed rows", "committed_bundle_rows_failed", actor, (client, directory) =>
+    return this.read("committed rows", ENDPOINTS.committedRows.failureCode, actor, (client, directory) =>
       readCommittedRows(client, directory, actor, request, this.limits),
     );
   }
 
   pull(actor: Actor, query: Parameters<SyncService["pull"]>[1]) {
-    return this.read("pull", "pull_failed", actor, (client, directory) =>
+    return this.read("pull", ENDPOINTS.pull.failureCode, actor, (client, directory) =>
       readPullPage(client, directory, actor, query, this.limits, this.rowBudget),
     );
   }
 
   createSnapshotSession(actor: Actor, request: Parameters<SyncService["createSnapshotSession"]>[1]) {
-    return this.call("snapshot session create", "snapshot_session_create_failed", actor, (directory) =>
+    return this.call("snapshot session create", ENDPOINTS.snapshotCreate.failureCode, actor, (directory) =>
       withClient(this.options.pool, async (client) => {
         // Outside the build's snapshot, so purging never conflicts with it.
         await purgeExpiredSnapshotSessions(client);
@@ -240,7 +241,7 @@ class Runtime implements SyncRuntime {
   }
 
   getSnapshotChunk(actor: Actor, request: Parameters<SyncService["getSnapshotChunk"]>[1]) {
-    return this.call("snapshot chunk", "snapshot_chunk_failed", actor, () =>
+    return this.call("snapshot chunk", ENDPOINTS.snapshotChunk.failureCode, actor, () =>
       withClient(this.options.pool, async (client) => {
         await touchSnapshotSession(client, actor, request.snapshot_id);
         return inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
@@ -251,13 +252,13 @@ class Runtime implements SyncRuntime {
   }
 
   deleteSnapshotSession(actor: Actor, snapshotId: string) {
-    return this.write("snapshot session delete", "snapshot_session_delete_failed", actor, (client) =>
+    return this.write("snapshot session delete", ENDPOINTS.snapshotDelete.failureCode, actor, (client) =>
       deleteSnapshotSession(client, actor, snapshotId),
     );
   }
 
   openBundleWatch(actor: Actor, query: Parameters<SyncService["openBundleWatch"]>[1]): Promise<BundleWatch> {
-    return this.call("watch", "bundle_change_watch_failed", actor, async () => {
+    return this.call("watch", ENDPOINTS.watch.failureCode, actor, async () => {
       if (this.watchHub === undefined) {
         throw new OversyncError(
           "bundle_change_watch_disabled",
@@ -313,7 +314,7 @@ class Runtime implements SyncRuntime {
   }
 
   setRetainedFloor(userId: string, floor: number): Promise<void> {
-    return this.track("retained floor update", "retention_floor_update_failed", { userId }, () => {
+    return this.track("retained floor update", ENDPOINTS.retentionFloor.failureCode, { userId }, () => {
       const problem = userIdProblem(userId);
       if (problem !== undefined) throw new OversyncError("invalid_request", `user id ${problem}`);
       return withClient(this.options.pool, (client) =>
@@ -367,14 +368,14 @@ class Runtime implements SyncRuntime {
   }
 
   health(): Promise<ServiceStatus> {
-    return this.report("health_failed");
+    return this.report(ENDPOINTS.health.failureCode);
   }
 
   status(): Promise<ServiceStatus> {
-    return this.report("status_failed");
+    return this.report(ENDPOINTS.status.failureCode);
   }
 
-  private async report(failureCode: "health_failed" | "status_failed"): Promise<ServiceStatus> {
+  private async report(failureCode: ErrorCode): Promise<ServiceStatus> {
     const accepting = this.lifecycle === "running" && this.directory !== undefined;
     let counters: Awaited<ReturnType<typeof readServiceCounters>> | undefined;
     if (this.directory !== undefined) {
@@ -420,7 +421,6 @@ class Runtime implements SyncRuntime {
   }
 
   /** A write call: its own client and a READ COMMITTED transaction retried on transient failures. */
-  /** A call whose work is one write transaction, rerun on serialization failures. */
   private write<T>(
     operation: string,
     failureCode: ErrorCode,

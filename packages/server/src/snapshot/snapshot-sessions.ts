@@ -6,7 +6,6 @@
  * them. Each chunk read marks its session as used, so a user's cap on open sessions only ever
  * evicts idle (abandoned) ones and never a restore in progress.
  */
-import { randomUUID } from "node:crypto";
 import {
   OversyncError,
   type SnapshotCreateRequest,
@@ -100,7 +99,7 @@ export async function createSnapshotSession(
 
   await makeRoomForSession(client, user.userPk, options);
 
-  const snapshotId = randomUUID();
+  const snapshotId = crypto.randomUUID();
   const totals = await materializeSnapshot(
     client,
     directory,

@@ -256,7 +256,7 @@ export class BundleWatchHub {
   readonly #byUserPk = new Map<number, Set<WatchSubscription>>();
   readonly #counts = new Map<string, number>();
   #listening: Promise<Unlisten> | undefined;
-  #catchUpTimer: NodeJS.Timeout | undefined;
+  #catchUpTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
   constructor(pool: SqlQueryable, options: ResolvedWatchOptions, logger: ServiceLogger) {

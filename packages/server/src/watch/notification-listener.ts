@@ -65,7 +65,7 @@ export class PgNotificationListener implements NotificationSource {
   readonly #channels = new Map<string, Set<Entry>>();
   #client: ListenClient | undefined;
   #connecting: Promise<ListenClient> | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** A session was lost and its replacement has not opened yet. */
   #resyncDue = false;
   #closed = false;
@@ -161,7 +161,10 @@ export class PgNotificationListener implements NotificationSource {
 
   #deliver(channel: string, payload: string): void {
     for (const entry of this.#channels.get(channel) ?? []) {
-      setImmediate(() => this.#guard("notification callback threw", channel, () => entry.onPayload(payload)));
+      setTimeout(
+        () => this.#guard("notification callback threw", channel, () => entry.onPayload(payload)),
+        0,
+      );
     }
   }
 
@@ -203,7 +206,7 @@ export class PgNotificationListener implements NotificationSource {
       for (const entry of entries) {
         const onResync = entry.onResync;
         if (onResync !== undefined) {
-          setImmediate(() => this.#guard("resync callback threw", channel, onResync));
+          setTimeout(() => this.#guard("resync callback threw", channel, onResync), 0);
         }
       }
     }

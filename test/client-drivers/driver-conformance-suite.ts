@@ -6,9 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isClientError } from "../errors.js";
-import type { SqliteDriver, SqliteValue } from "./sqlite-driver.js";
-import { SqliteError } from "./sqlite-error.js";
+import { type SqliteDriver, SqliteError, type SqliteValue, isClientError } from "@oversync/client";
 
 /** Opens a driver on a SQLite file path. */
 export type DriverOpener = (filename: string) => Promise<SqliteDriver>;

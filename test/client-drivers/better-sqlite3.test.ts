@@ -1,4 +1,4 @@
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 import { describeDriverConformance } from "./driver-conformance-suite.js";
-import { openBetterSqlite3Driver } from "./better-sqlite3.js";
 
 describeDriverConformance("better-sqlite3 driver", openBetterSqlite3Driver);

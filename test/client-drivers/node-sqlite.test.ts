@@ -1,7 +1,7 @@
+import { isClientError } from "@oversync/client";
+import { isNodeSqliteAvailable, openNodeSqliteDriver } from "@oversync/client/node-sqlite";
 import { describe, expect, it } from "vitest";
-import { isClientError } from "../errors.js";
 import { describeDriverConformance } from "./driver-conformance-suite.js";
-import { isNodeSqliteAvailable, openNodeSqliteDriver } from "./node-sqlite.js";
 
 const available = await isNodeSqliteAvailable();
 

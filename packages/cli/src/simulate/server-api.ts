@@ -1,0 +1,139 @@
+/**
+ * The server routes a scenario calls directly, outside the sync client: sign-in at `/dummy-signin`,
+ * the test helpers (`/test/watch-subscribers`, `/test/retention-floor`), the reference server's
+ * `/test/server-write` (only with `oversync serve --test-server-writes`) and `/sync/capabilities`.
+ * Answers are checked with the protocol's own schemas; a refusal names the route and the status.
+ */
+import {
+  capabilitiesResponseSchema,
+  dummySigninResponseSchema,
+  retentionFloorResponseSchema,
+  watchSubscribersResponseSchema,
+} from "@oversync/protocol";
+
+/** The part of a protocol schema used here (zod's safeParse), so this package needs no zod of its own. */
+interface Schema<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false };
+}
+
+/** A server route answered something other than what the scenario needs. */
+export class ServerRouteError extends Error {
+  override readonly name = "ServerRouteError";
+}
+
+/** `path` (no leading slash) below the server's base URL, keeping a base path such as `/api`. */
+function endpoint(serverUrl: string, path: string): URL {
+  const base = new URL(serverUrl);
+  if (!base.pathname.endsWith("/")) base.pathname += "/";
+  return new URL(path, base);
+}
+
+/** Signs `user` in and returns the bearer token. */
+export async function signIn(serverUrl: string, user: string): Promise<string> {
+  const answer = await call(serverUrl, "dummy-signin", dummySigninResponseSchema, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user, password: "simulate" }),
+  });
+  return answer.token;
+}
+
+/** How many watch streams the server process holds open for `user`. */
+export async function watchSubscriberCount(serverUrl: string, user: string): Promise<number> {
+  const answer = await call(
+    serverUrl,
+    `test/watch-subscribers?user_id=${encodeURIComponent(user)}`,
+    watchSubscribersResponseSchema,
+  );
+  return answer.subscriber_count;
+}
+
+/** Moves `user`'s retained bundle floor to `floor`, deleting the history below it. */
+export async function setRetentionFloor(serverUrl: string, user: string, floor: bigint): Promise<void> {
+  await call(serverUrl, "test/retention-floor", retentionFloorResponseSchema, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user_id: user, retained_bundle_floor: Number(floor) }),
+  });
+}
+
+/** Whether the server advertises `bundle_change_watch`. */
+export async function advertisesWatch(serverUrl: string, token: string, sourceId: string): Promise<boolean> {
+  const answer = await call(serverUrl, "sync/capabilities", capabilitiesResponseSchema, {
+    headers: { authorization: `Bearer ${token}`, "oversync-source-id": sourceId },
+  });
+  return answer.features.bundle_change_watch === true;
+}
+
+/** The bundle a server-originated write committed. */
+export interface ServerWriteBundle {
+  readonly bundleSeq: bigint;
+  readonly sourceId: string;
+  readonly rowCount: number;
+}
+
+/**
+ * Upserts `row` into the example table `table` of the signed-in user through the server's own
+ * write path (`POST /test/server-write`), committed under `writerId`.
+ */
+export async function serverWrite(
+  serverUrl: string,
+  token: string,
+  writerId: string,
+  table: string,
+  row: Readonly<Record<string, string | number | boolean | null>>,
+): Promise<ServerWriteBundle> {
+  const response = await fetch(endpoint(serverUrl, "test/server-write"), {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "oversync-source-id": writerId,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify({ table, row, writer_id: writerId }),
+  });
+  const text = await response.text();
+  if (response.status === 404) {
+    throw new ServerRouteError(
+      "the server offers no POST /test/server-write, so it cannot commit a server-originated write for the scenario; " +
+        "start the reference server with `oversync serve --test-server-writes`",
+    );
+  }
+  if (!response.ok)
+    throw new ServerRouteError(`POST /test/server-write answered ${response.status}: ${text}`);
+  const { bundle } = JSON.parse(text) as {
+    bundle: { bundle_seq: number; source_id: string; row_count: number };
+  };
+  return { bundleSeq: BigInt(bundle.bundle_seq), sourceId: bundle.source_id, rowCount: bundle.row_count };
+}
+
+async function call<T>(serverUrl: string, path: string, schema: Schema<T>, init?: RequestInit): Promise<T> {
+  const route = `${init?.method ?? "GET"} /${path.split("?")[0]}`;
+  let response: Response;
+  try {
+    response = await fetch(endpoint(serverUrl, path), init);
+  } catch (error) {
+    // fetch's own message ("fetch failed") hides the reason (ECONNREFUSED, a DNS failure) in its cause.
+    const reason =
+      (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : "";
+    throw new ServerRouteError(`${route} failed: ${(error as Error).message}${reason}`, { cause: error });
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    throw new ServerRouteError(
+      `${route} answered ${response.status}${response.status === 404 ? " (the server does not offer it)" : ""}: ${text.slice(0, 300)}`,
+    );
+  }
+  const parsed = schema.safeParse(safeJson(text));
+  if (!parsed.success)
+    throw new ServerRouteError(`${route} answered an unexpected body: ${text.slice(0, 300)}`);
+  return parsed.data;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
