@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 
 /** The reference server on `databaseUrl` (PGlite in `dataDir` without one), quiet, on a free port. */
-function startReferenceServer(dataDir: string, options: { databaseUrl?: string; serverWrites: boolean }) {
+function startReferenceServer(dataDir: string, options: { databaseUrl?: string; testHooks: boolean }) {
   return startServer({
     port: 0,
     host: "127.0.0.1",
@@ -31,7 +31,7 @@ function startReferenceServer(dataDir: string, options: { databaseUrl?: string; 
     jwtSecret: { secret: DEV_JWT_SECRET, isDevDefault: true },
     tokenTtlSeconds: 600,
     shutdownGraceMs: 1000,
-    testServerWrites: options.serverWrites,
+    testHooks: options.testHooks,
     logger: { info: () => {}, warn: () => {}, error: () => {} },
     say: () => {},
   });
@@ -68,7 +68,7 @@ describe("oversync simulate against the reference server on PostgreSQL", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "oversync-simulate-test-"));
     db = await createTestDatabase("oversync_sim");
-    server = await startReferenceServer(join(dir, "unused"), { databaseUrl: db.url, serverWrites: true });
+    server = await startReferenceServer(join(dir, "unused"), { databaseUrl: db.url, testHooks: true });
   });
 
   afterAll(async () => {
@@ -116,7 +116,7 @@ describe("oversync simulate against the reference server on PostgreSQL", () => {
     const elsewhere = await createTestDatabase("oversync_sim_other");
     const other = await startReferenceServer(join(dir, "unused"), {
       databaseUrl: elsewhere.url,
-      serverWrites: false,
+      testHooks: false,
     });
     await other.close();
     const output = join(dir, "report.json");
@@ -164,7 +164,7 @@ describe("oversync simulate against the reference server on PostgreSQL", () => {
   it("a server without the server-write route fails watch-server-originated, saying what to start", async () => {
     const plain = await startReferenceServer(join(dir, "unused"), {
       databaseUrl: db.url,
-      serverWrites: false,
+      testHooks: false,
     });
     try {
       const report = await runSimulation({
@@ -178,7 +178,7 @@ describe("oversync simulate against the reference server on PostgreSQL", () => {
         failure: {
           step: "the server commits a user through its own write path",
           kind: "error",
-          message: expect.stringContaining("oversync serve --test-server-writes"),
+          message: expect.stringContaining("oversync serve --test-hooks"),
         },
       });
     } finally {
@@ -193,7 +193,7 @@ describe("oversync simulate against the reference server on PGlite", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "oversync-simulate-pglite-"));
-    server = await startReferenceServer(join(dir, "data"), { serverWrites: true });
+    server = await startReferenceServer(join(dir, "data"), { testHooks: true });
   });
 
   afterAll(async () => {

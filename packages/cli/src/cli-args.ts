@@ -16,8 +16,6 @@ export interface ServeArgs {
   readonly requestTimeoutMs: number;
   /** Serve the live conformance suite's test hooks (test-hooks.ts); absent unless --test-hooks. */
   readonly testHooks?: true;
-  /** Serve `POST /test/server-write` (server-write-route.ts); absent unless --test-server-writes. */
-  readonly testServerWrites?: true;
 }
 
 /** What the command line asks for. */
@@ -78,8 +76,6 @@ Options:
                                "statements":[{"sql","params"}]} commits the statements as one
                                server-originated bundle
                              GET /test/hooks lists them
-  --test-server-writes     Also serve POST /test/server-write: a signed-in user's row upsert
-                           committed as a server-originated bundle (for "oversync simulate")
   -h, --help               Show this help
 
 Environment:
@@ -125,7 +121,6 @@ function parseServe(argv: readonly string[]): CliCommand {
         "headers-timeout": { type: "string" },
         "request-timeout": { type: "string" },
         "test-hooks": { type: "boolean" },
-        "test-server-writes": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -162,7 +157,6 @@ function parseServe(argv: readonly string[]): CliCommand {
         DEFAULT_REQUEST_TIMEOUT_MS,
       ),
       ...(values["test-hooks"] === true ? { testHooks: true as const } : {}),
-      ...(values["test-server-writes"] === true ? { testServerWrites: true as const } : {}),
     },
   };
 }

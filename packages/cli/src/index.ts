@@ -38,7 +38,6 @@ export { type ReferenceHandlerOptions, createReferenceHandler } from "./referenc
 export { logRequests, noteRequestUser } from "./request-log.js";
 export { type RunningServer, type ServeConfig, startServer } from "./serve.js";
 export { signInRoute } from "./sign-in-route.js";
-export { serverWriteRoute } from "./server-write-route.js";
 export type { RunFailure, RunReport, SimulationReport, StepReport } from "./simulate/report.js";
 export { type SimulationOptions, runSimulation } from "./simulate/runner.js";
 export { SCENARIOS } from "./simulate/scenarios/index.js";

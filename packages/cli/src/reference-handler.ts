@@ -5,7 +5,6 @@
 import {
   type FetchHandler,
   type PublicRoute,
-  type ScopeManager,
   type SyncHandlerLogger,
   type SyncService,
   createSyncHandler,
@@ -13,7 +12,6 @@ import {
 import { withCors } from "./cors.js";
 import type { JwtAuth } from "./jwt-auth.js";
 import { noteRequestUser } from "./request-log.js";
-import { serverWriteRoute } from "./server-write-route.js";
 import { signInRoute } from "./sign-in-route.js";
 import { type TestHelperHooks, testHelperRoutes } from "./test-helper-routes.js";
 
@@ -26,8 +24,6 @@ export interface ReferenceHandlerOptions {
    * missing answers 404.
    */
   readonly testHooks?: Partial<TestHelperHooks>;
-  /** When given, `POST /test/server-write` commits rows through it (server-write-route.ts). */
-  readonly serverWrites?: ScopeManager;
   /** More unauthenticated routes, such as those of `serve --test-hooks` (test-hooks.ts). */
   readonly extraRoutes?: readonly PublicRoute[];
   readonly logger?: SyncHandlerLogger;
@@ -51,7 +47,6 @@ export function createReferenceHandler(options: ReferenceHandlerOptions): FetchH
       routes: [
         signInRoute(auth),
         ...(options.testHooks === undefined ? [] : testHelperRoutes(options.testHooks)),
-        ...(options.serverWrites === undefined ? [] : [serverWriteRoute(options.serverWrites)]),
         ...(options.extraRoutes ?? []),
       ],
     }),

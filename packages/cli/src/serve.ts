@@ -45,8 +45,6 @@ export interface ServeConfig {
   readonly headersTimeoutMs?: number;
   /** Time a client has to send its whole request, body included, in ms. Default 120 s. */
   readonly requestTimeoutMs?: number;
-  /** Serve `POST /test/server-write` (server-originated writes for `oversync simulate`). */
-  readonly testServerWrites?: boolean;
   /** Serve the live conformance suite's test hooks (test-hooks.ts); never on a reachable server. */
   readonly testHooks?: boolean;
   /** Structured log lines (requests, faults, lifecycle events). */
@@ -91,7 +89,6 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       service,
       auth,
       testHooks: service,
-      ...(config.testServerWrites === true ? { serverWrites: service.scopeManager } : {}),
       ...(faults === undefined ? {} : { extraRoutes: testHookRoutes(faults, service, database.pool) }),
       logger,
     });
@@ -158,9 +155,6 @@ function printBanner(config: ServeConfig, url: string, database: OpenDatabase): 
   );
   say(`  sign-in    POST ${url}/dummy-signin {"user":"<id>","password":"<any>"}`);
   say(`  tokens     HS256, valid ${config.tokenTtlSeconds} s`);
-  if (config.testServerWrites === true) {
-    say(`  test       POST ${url}/test/server-write (server-originated writes)`);
-  }
   if (config.testHooks === true) {
     say(`  WARNING    --test-hooks: anyone reaching ${url}/test/ can fail requests and write rows;`);
     say("             use it for test runs on this machine only.");

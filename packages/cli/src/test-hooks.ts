@@ -10,8 +10,7 @@
  *   an expired seed is a request away instead of a sleep.
  * - `POST /test/server-sql`: runs SQL statements as a server-originated write (one bundle), the
  *   way the host's own code would through `scopeManager.execWrite` or `withinSyncBundle`: deletes,
- *   multi-statement transactions and exact source tuples included, which the row upsert of
- *   `--test-server-writes` (server-write-route.ts) does not offer.
+ *   multi-statement transactions and exact source tuples included.
  * - `GET /test/hooks`: names the hooks, so a suite can tell a server without them.
  *
  * Rules and writes are addressed by user id, so tests with fresh users never disturb each other on

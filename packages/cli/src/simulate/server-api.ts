@@ -1,7 +1,7 @@
 /**
  * The server routes a scenario calls directly, outside the sync client: sign-in at `/dummy-signin`,
  * the test helpers (`/test/watch-subscribers`, `/test/retention-floor`), the reference server's
- * `/test/server-write` (only with `oversync serve --test-server-writes`) and `/sync/capabilities`.
+ * `/test/server-sql` (only with `oversync serve --test-hooks`) and `/sync/capabilities`.
  * Answers are checked with the protocol's own schemas; a refusal names the route and the status.
  */
 import {
@@ -73,34 +73,39 @@ export interface ServerWriteBundle {
 }
 
 /**
- * Upserts `row` into the example table `table` of the signed-in user through the server's own
- * write path (`POST /test/server-write`), committed under `writerId`.
+ * Upserts a user row of `userId` through the server's own write path (`POST /test/server-sql` of
+ * `oversync serve --test-hooks`), committed under `writerId`.
  */
 export async function serverWrite(
   serverUrl: string,
-  token: string,
+  userId: string,
   writerId: string,
-  table: string,
-  row: Readonly<Record<string, string | number | boolean | null>>,
+  row: { readonly id: string; readonly name: string; readonly email: string },
 ): Promise<ServerWriteBundle> {
-  const response = await fetch(endpoint(serverUrl, "test/server-write"), {
+  const response = await fetch(endpoint(serverUrl, "test/server-sql"), {
     method: "POST",
-    headers: {
-      authorization: `Bearer ${token}`,
-      "oversync-source-id": writerId,
-      "content-type": "application/json",
-    },
-    body: JSON.stringify({ table, row, writer_id: writerId }),
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      user_id: userId,
+      writer_id: writerId,
+      statements: [
+        {
+          sql:
+            "INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES ($1, $2, $3, $4) " +
+            "ON CONFLICT (_sync_scope_id, id) DO UPDATE SET name = excluded.name, email = excluded.email",
+          params: [userId, row.id, row.name, row.email],
+        },
+      ],
+    }),
   });
   const text = await response.text();
   if (response.status === 404) {
     throw new ServerRouteError(
-      "the server offers no POST /test/server-write, so it cannot commit a server-originated write for the scenario; " +
-        "start the reference server with `oversync serve --test-server-writes`",
+      "the server offers no POST /test/server-sql, so it cannot commit a server-originated write for the scenario; " +
+        "start the reference server with `oversync serve --test-hooks`",
     );
   }
-  if (!response.ok)
-    throw new ServerRouteError(`POST /test/server-write answered ${response.status}: ${text}`);
+  if (!response.ok) throw new ServerRouteError(`POST /test/server-sql answered ${response.status}: ${text}`);
   const { bundle } = JSON.parse(text) as {
     bundle: { bundle_seq: number; source_id: string; row_count: number };
   };

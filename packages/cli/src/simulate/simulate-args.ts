@@ -27,7 +27,7 @@ client on its own SQLite file) of a fresh user who signs in at POST /dummy-signi
 assertions on every device's SQLite file and, with --db, on PostgreSQL itself. Works against any
 server that speaks the oversqlite protocol and serves the example "business" schema; the test
 helpers (/test/watch-subscribers, /test/retention-floor) are needed by some scenarios and
-watch-server-originated needs "oversync serve --test-server-writes".
+watch-server-originated needs "oversync serve --test-hooks".
 
 Options:
   --scenario <names>   A scenario, several separated by commas, "all", or "watch-all"

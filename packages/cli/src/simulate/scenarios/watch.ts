@@ -62,8 +62,7 @@ const watchServerOriginated: Scenario = {
     const writerId = "server:simulate";
     const row = { id: newId(), name: "Watch server Ada" };
     const bundle = await context.step("the server commits a user through its own write path", async () => {
-      const token = await signIn(context.serverUrl, context.userId);
-      const committed = await serverWrite(context.serverUrl, token, writerId, "users", {
+      const committed = await serverWrite(context.serverUrl, context.userId, writerId, {
         ...row,
         email: "watch-server-ada@example.com",
       });
