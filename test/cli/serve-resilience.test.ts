@@ -98,9 +98,18 @@ describe("oversync serve on PostgreSQL as a child process", () => {
       server.logs.some((entry) => entry.level === "warn" && String(entry.msg).endsWith(" lost the database")),
     ).toBe(true);
 
-    // Once more with nothing in flight: the idle connections die too, and the next request is served.
+    // Once more with nothing in flight: the idle connections die too, and the next requests are
+    // served. A request that takes an idle connection before its goodbye arrives is answered 503,
+    // which clients retry.
     await terminateBackends();
     const next = device(server.url, tokens[0]!, "after-the-storm");
+    let connected = false;
+    for (let attempt = 0; attempt < 5 && !connected; attempt++) {
+      const reply = await next.post("/sync/connect", { has_local_pending_rows: false });
+      connected = reply.status === 200;
+      if (!connected) expect(reply.status).toBe(503);
+    }
+    expect(connected).toBe(true);
     expect(await pushBundle(next, 1, [userRow(randomUUID(), "after")])).toBeGreaterThan(0);
     expect(server.child.exitCode).toBeNull();
     server.child.kill("SIGTERM");

@@ -1,7 +1,8 @@
 /**
  * docs/openapi.yaml: current with the endpoint table, and compared with upstream's description of
  * the June revision on the endpoints the latest revision did not change. Upstream's file is test
- * data read from ../shared (never copied here); without it the comparison is skipped, except on CI.
+ * data read from the shared reference folder beside the fixtures (never copied here); without it
+ * the comparison is skipped, except on CI.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -10,11 +11,13 @@ import { ENDPOINTS, ENDPOINT_NAMES } from "@oversync/protocol";
 import { type TestContext, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { OPENAPI_PATH, openApiPath, openApiYaml } from "../../scripts/openapi-document.js";
+import { contractsDir } from "../support/contracts.js";
 import { type Difference, type Json, compareOperations, operationsOf } from "../support/openapi-shape.js";
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const DIFFERENCES_PATH = "docs/openapi-differences.md";
-const UPSTREAM_PATH = join(repoRoot, "..", "shared", "reference", "upstream-openapi", "two_way_sync.yaml");
+// The shared reference folder sits beside the fixtures, wherever OVERSQLITE_CONTRACTS_DIR puts them.
+const UPSTREAM_PATH = join(contractsDir, "..", "reference", "upstream-openapi", "two_way_sync.yaml");
 
 function read(path: string): string {
   return readFileSync(join(repoRoot, path), "utf8");

@@ -29,6 +29,24 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
+/** Connections whose socket failed, as seen by the listener guardConnections gives each one. */
+const failedConnections = new WeakSet<object>();
+
+/**
+ * Gives every new connection of `pool` an error listener for its whole life. node-postgres handles
+ * a FATAL that arrives right behind "ready for query" (a backend terminated as it starts) before
+ * the pool has handed the client to anyone, in a moment when neither the pool's idle listener nor
+ * withClient's is attached: an "error" event without a listener ends the process, and the pool,
+ * which did not see it, would hand out the dead client. The listener records the failure, so
+ * withClient skips such a client.
+ */
+export function guardConnections(pool: SqlPool): void {
+  pool.on?.("connect", (client) => client.on("error", () => failedConnections.add(client)));
+}
+
+/** Checkouts withClient tries before giving up on a pool that keeps handing out dead clients. */
+const CHECKOUT_ATTEMPTS = 3;
+
 /**
  * Checks out one client, runs `work` on it and releases it. A client whose work failed, or whose
  * connection failed while it was held, is discarded, so a session left in an unknown state never
@@ -36,11 +54,23 @@ export function sqlState(error: unknown): string | undefined {
  * a DatabaseUnavailableError carrying the driver's error as `cause`.
  */
 export async function withClient<T>(pool: SqlPool, work: (client: SqlClient) => Promise<T>): Promise<T> {
-  let client: SqlClient;
-  try {
-    client = await pool.connect();
-  } catch (error) {
-    throw new DatabaseUnavailableError("could not get a database session", error);
+  let client: SqlClient | undefined;
+  for (let attempt = 1; client === undefined; attempt++) {
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      throw new DatabaseUnavailableError("could not get a database session", error);
+    }
+    if (failedConnections.has(client)) {
+      client.release(true);
+      client = undefined;
+      if (attempt >= CHECKOUT_ATTEMPTS) {
+        throw new DatabaseUnavailableError(
+          "could not get a database session",
+          new Error("every connection failed"),
+        );
+      }
+    }
   }
   let lost: Error | undefined;
   // Without a listener, node-postgres' "error" event on a checked-out client ends the process. Once
@@ -51,14 +81,15 @@ export async function withClient<T>(pool: SqlPool, work: (client: SqlClient) => 
   client.on?.("error", onError);
   try {
     const result = await work(client);
-    client.removeListener?.("error", onError);
-    // The connection may fail after the work's last statement answered: the result stands.
+    // The connection may fail after the work's last statement answered: the result stands. A
+    // client that goes back to the pool gets the pool's idle listener instead of ours; a discarded
+    // one keeps ours, since the server's goodbye can still arrive while it is being closed.
+    if (lost === undefined) client.removeListener?.("error", onError);
     client.release(lost ?? undefined);
     return result;
   } catch (error) {
-    client.removeListener?.("error", onError);
     client.release(error instanceof Error ? error : true);
-    if (lost !== undefined || isConnectionLoss(error)) {
+    if (lost !== undefined || isConnectionLoss(error) || failedConnections.has(client)) {
       throw new DatabaseUnavailableError("the database connection was lost during the call", error);
     }
     throw error;

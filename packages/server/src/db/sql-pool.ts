@@ -32,4 +32,6 @@ export interface SqlClient extends SqlQueryable {
 /** A source of sessions, plus one-shot queries for callers that hold no client. */
 export interface SqlPool extends SqlQueryable {
   connect(): Promise<SqlClient>;
+  /** node-postgres' "connect" event, fired for every new connection (see session.ts). */
+  on?(event: "connect", listener: (client: Pick<Required<SqlClient>, "on">) => void): unknown;
 }

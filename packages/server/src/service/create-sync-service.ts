@@ -23,7 +23,7 @@ import {
   writeWithinSyncBundle,
 } from "../bundle/server-writes.js";
 import { DatabaseUnavailableError } from "../db/database-unavailable.js";
-import { inTransaction, oneShotQueries, withClient } from "../db/session.js";
+import { guardConnections, inTransaction, oneShotQueries, withClient } from "../db/session.js";
 import type { SqlClient, SqlQueryable } from "../db/sql-pool.js";
 import { readCommittedRows } from "../history/committed-rows.js";
 import { readPullPage } from "../history/pull.js";
@@ -136,6 +136,7 @@ class Runtime implements SyncRuntime {
   };
 
   constructor(private readonly options: SyncServiceOptions) {
+    guardConnections(options.pool);
     this.limits = resolveLimits(options.limits);
     this.logger = options.logger ?? consoleLogger;
     this.rowBudget = options.pullPageRowBudget ?? DEFAULT_PULL_PAGE_ROW_BUDGET;
