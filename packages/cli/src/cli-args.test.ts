@@ -8,6 +8,7 @@ describe("oversync command line", () => {
     expect(parseCommandLine(["serve"])).toStrictEqual({
       kind: "serve",
       args: {
+        schema: { example: "business" },
         port: 8080,
         host: "127.0.0.1",
         dataDir: DEFAULT_DATA_DIR,
@@ -39,6 +40,7 @@ describe("oversync command line", () => {
     ).toStrictEqual({
       kind: "serve",
       args: {
+        schema: { example: "business" },
         port: 0,
         host: "0.0.0.0",
         dataDir: "/tmp/x",
@@ -48,6 +50,19 @@ describe("oversync command line", () => {
         requestTimeoutMs: 30_000,
       },
     });
+  });
+
+  it("serve --example picks a built-in example and --config a schema file", () => {
+    const schemaOf = (argv: string[]) => {
+      const command = parseCommandLine(["serve", ...argv]);
+      return command.kind === "serve" ? command.args.schema : undefined;
+    };
+    expect(schemaOf(["--example", "samplesync"])).toStrictEqual({ example: "samplesync" });
+    expect(schemaOf(["--example=business"])).toStrictEqual({ example: "business" });
+    expect(schemaOf(["--config", "app.json"])).toStrictEqual({ configFile: "app.json" });
+    expect(SERVE_HELP).toContain("--example <name>");
+    expect(SERVE_HELP).toContain("samplesync");
+    expect(SERVE_HELP).toContain("--config <file>");
   });
 
   it("help for the program and for serve; serve's help says how to listen on all interfaces", () => {
@@ -92,6 +107,12 @@ describe("oversync command line", () => {
     ],
     [["serve", "--host", ""], /--host must not be empty/],
     [["serve", "--data-dir="], /--data-dir must not be empty/],
+    [
+      ["serve", "--example", "shop"],
+      /--example "shop" is not a built-in example; choose one of business, samplesync/,
+    ],
+    [["serve", "--example", "samplesync", "--config", "a.json"], /--example and --config cannot be combined/],
+    [["serve", "--config="], /--config must name a JSON file/],
   ])("refuses %j with a usage error", (argv, message) => {
     expect(() => parseCommandLine(argv)).toThrow(
       expect.objectContaining({ code: "usage", message: expect.stringMatching(message) }),

@@ -5,8 +5,19 @@ import { DEFAULT_TOKEN_TTL_SECONDS } from "./jwt-auth.js";
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from "./request-timeouts.js";
 import { SIMULATE_HELP, type SimulateArgs, parseSimulateArgs } from "./simulate/simulate-args.js";
 
+/** The names `serve --example` accepts. */
+export const EXAMPLE_NAMES = ["business", "samplesync"] as const;
+
+/** A built-in example of `serve --example`. */
+export type ExampleName = (typeof EXAMPLE_NAMES)[number];
+
+/** What `serve` syncs: a built-in example, or the schema a `--config` file describes. */
+export type SchemaChoice = { readonly example: ExampleName } | { readonly configFile: string };
+
 /** `serve` flags after parsing. */
 export interface ServeArgs {
+  /** `--example` (default business) or `--config`. */
+  readonly schema: SchemaChoice;
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
@@ -44,8 +55,34 @@ Run "oversync <command> --help" for a command's options.
 export const SERVE_HELP = `Usage: oversync serve [options]
 
 Runs the oversync reference server: the sync protocol over HTTP, sign-in at POST /dummy-signin,
-the test helpers the KMP and Dart live suites call, and the business-rich-v0 example schema
-(schema "business", app name "nethttp-server-example").
+the test helpers the KMP and Dart live suites call, over one schema: a built-in example (the
+business-rich-v0 example unless --example says otherwise) or your own tables (--config).
+
+Schema (one of):
+  --example <name>         A built-in example; its tables are created when missing:
+                             business     8 tables of the business-rich-v0 contract, the schema
+                                          the KMP and Dart live suites use (default;
+                                          app "nethttp-server-example")
+                             samplesync   person, person_address and comment, for upstream's
+                                          samplesync-kmp and flutter_samplesync apps
+                                          (app "samplesync-server")
+                           Both live in PostgreSQL schema "business".
+  --config <file>          Serve your own tables, described by a JSON file:
+                             {"appName": "my-app",
+                              "schemaFile": "schema.sql",
+                              "tables": [{"schema": "app", "table": "notes",
+                                          "syncKeyColumns": ["id"]}],
+                              "maxSupportedSchemaVersion": 1}
+                           schemaFile (relative to the config file) or schemaSql (inline SQL, a
+                           string or an array of lines) runs at every start, so write it
+                           idempotently (CREATE TABLE IF NOT EXISTS ...); leave both out when the
+                           tables already exist. maxSupportedSchemaVersion is optional (default
+                           1). Each table needs an owner column _sync_scope_id text NOT NULL,
+                           one uuid or text key unique per owner, and DEFERRABLE foreign keys
+                           that include the owner; the server refuses tables it cannot sync and
+                           lists why.
+                           Give each schema its own database (DATABASE_URL or --data-dir): the
+                           sync history a server keeps still names the tables it served before.
 
 Options:
   --port <n>               TCP port (default 8080; 0 picks a free one)
@@ -121,6 +158,8 @@ function parseServe(argv: readonly string[]): CliCommand {
         "headers-timeout": { type: "string" },
         "request-timeout": { type: "string" },
         "test-hooks": { type: "boolean" },
+        example: { type: "string" },
+        config: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -135,6 +174,7 @@ function parseServe(argv: readonly string[]): CliCommand {
   return {
     kind: "serve",
     args: {
+      schema: schemaChoice(values.example, values.config),
       port: integerFlag("--port", values.port, 8080, 0, 65535),
       host,
       dataDir,
@@ -159,6 +199,30 @@ function parseServe(argv: readonly string[]): CliCommand {
       ...(values["test-hooks"] === true ? { testHooks: true as const } : {}),
     },
   };
+}
+
+function schemaChoice(
+  example: string | boolean | undefined,
+  config: string | boolean | undefined,
+): SchemaChoice {
+  if (example !== undefined && config !== undefined) {
+    throw new CliError(
+      "usage",
+      "--example and --config cannot be combined: serve a built-in example or your own tables",
+    );
+  }
+  if (typeof config === "string") {
+    if (config === "") throw new CliError("usage", "--config must name a JSON file");
+    return { configFile: config };
+  }
+  const name = typeof example === "string" ? example : "business";
+  if (!(EXAMPLE_NAMES as readonly string[]).includes(name)) {
+    throw new CliError(
+      "usage",
+      `--example ${JSON.stringify(name)} is not a built-in example; choose one of ${EXAMPLE_NAMES.join(", ")}`,
+    );
+  }
+  return { example: name as ExampleName };
 }
 
 /** A timeout flag in whole seconds (1 s to 1 h), as milliseconds. */

@@ -12,8 +12,16 @@ export type CliErrorCode =
   | "database_unavailable"
   /** The HTTP server could not listen on the requested host and port. */
   | "listen_failed"
-  /** The `business` example schema exists in a shape the server cannot use. */
+  /** A built-in example's tables exist in a shape the server cannot use. */
   | "example_schema_mismatch"
+  /** The `serve --config` file is unreadable, not JSON, or has a missing or malformed field. */
+  | "invalid_config_file"
+  /** PostgreSQL refused the schema SQL of a `serve --config` file. */
+  | "schema_sql_failed"
+  /** Bootstrap refused the registered tables (each violation is listed in the message). */
+  | "unsupported_schema"
+  /** The database's `sync` schema belongs to another layout. */
+  | "sync_layout_mismatch"
   /** The PGlite pool was used after close(). */
   | "pool_closed"
   /** A PGlite client was used or released after it was released. */

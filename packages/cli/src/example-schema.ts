@@ -1,16 +1,16 @@
 /**
- * The example application the reference server syncs: schema `business` with the eight tables of
- * the `business-rich-v0` contract, the shape the upstream KMP and Dart live suites push and pull
- * (protocol-latest §5). One table description drives both the DDL and the check of an existing
- * schema, so the two cannot drift apart.
+ * The default example application the reference server syncs: schema `business` with the eight
+ * tables of the `business-rich-v0` contract, the shape the upstream KMP and Dart live suites push and
+ * pull (protocol-latest §5). The table description here serves every built-in example
+ * (samplesync-schema.ts uses it too): one description drives both the DDL and the check of an
+ * existing schema, so the two cannot drift apart.
  *
  * Every table is owned per user: `_sync_scope_id text NOT NULL` leads the primary key and every
  * foreign key, and every foreign key is DEFERRABLE INITIALLY DEFERRED so a bundle may arrive in any
  * row order (the teams <-> team_members cycle needs that).
  */
 import { EXAMPLE_SERVER_APP_NAME } from "@oversync/protocol";
-import { type SqlPool, type SqlQueryable, withClient } from "@oversync/server";
-import { CliError } from "./cli-error.js";
+import type { SqlQueryable } from "@oversync/server";
 
 /** The `app_name` the upstream live suites require from `/syncx/status`. */
 export const EXAMPLE_APP_NAME = EXAMPLE_SERVER_APP_NAME;
@@ -25,6 +25,8 @@ export interface ExampleColumn {
   readonly nullable: boolean;
   /** Filled in by PostgreSQL when an insert leaves it out. */
   readonly defaultNow?: true;
+  /** A constant default as SQL (e.g. `true`), for server-side inserts that leave the column out. */
+  readonly defaultValue?: string;
 }
 
 /** A foreign key `(_sync_scope_id, column)` -> `table(_sync_scope_id, id)`. */
@@ -34,12 +36,20 @@ export interface ExampleForeignKey {
   readonly onDelete: "CASCADE" | "NO ACTION";
 }
 
+/** An index on `(_sync_scope_id, ...columns)`; a unique one is unique per user, as sync requires. */
+export interface ExampleIndex {
+  readonly columns: readonly string[];
+  readonly unique?: true;
+}
+
 /** One example table; its sync key is `id`. */
 export interface ExampleTable {
   readonly name: string;
   /** Visible columns, `id` first; `_sync_scope_id` is added to every table. */
   readonly columns: readonly ExampleColumn[];
   readonly foreignKeys: readonly ExampleForeignKey[];
+  /** Indexes beyond the primary key: created when missing, not part of the shape check. */
+  readonly indexes?: readonly ExampleIndex[];
 }
 
 const id: ExampleColumn = { name: "id", type: "uuid", nullable: false };
@@ -130,62 +140,47 @@ export const EXAMPLE_REGISTERED_TABLES: readonly ExampleRegistration[] = EXAMPLE
   syncKeyColumns: ["id"],
 }));
 
-/** Serializes example-schema creation across processes sharing one PostgreSQL database. */
-const EXAMPLE_SCHEMA_LOCK_KEY = "4707286457125836301";
-
-/**
- * Creates whatever part of the example schema is missing and checks that what exists has exactly
- * the expected shape, all in one transaction: on a mismatch it throws `example_schema_mismatch` and
- * leaves the database as it was.
- */
-export async function ensureExampleSchema(pool: SqlPool): Promise<void> {
-  // withClient listens for the connection failing under this work and discards the session on error.
-  await withClient(pool, async (client) => {
-    await client.query("BEGIN");
-    try {
-      await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [EXAMPLE_SCHEMA_LOCK_KEY]);
-      await client.query(exampleSchemaDdl());
-      const problems = compareExampleSchema(await readSchemaCatalog(client, EXAMPLE_SCHEMA));
-      if (problems.length > 0) {
-        throw new CliError(
-          "example_schema_mismatch",
-          `schema ${EXAMPLE_SCHEMA} exists but does not match the business-rich-v0 example (${problems.join("; ")}); ` +
-            `drop schema ${EXAMPLE_SCHEMA} (and sync) or use a fresh database`,
-        );
-      }
-      await client.query("COMMIT");
-    } catch (error) {
-      // A failed ROLLBACK (a dead connection) must not hide the error that caused it.
-      await client.query("ROLLBACK").catch(() => undefined);
-      throw error;
-    }
-  });
+/** The idempotent DDL of the business example (see tablesDdl). */
+export function exampleSchemaDdl(): string {
+  return tablesDdl(EXAMPLE_SCHEMA, EXAMPLE_TABLES);
 }
 
-/** The idempotent DDL: tables with IF NOT EXISTS, then each foreign key unless already present. */
-export function exampleSchemaDdl(): string {
-  const statements = [`CREATE SCHEMA IF NOT EXISTS ${EXAMPLE_SCHEMA};`];
-  for (const table of EXAMPLE_TABLES) {
-    const columns = table.columns.map(
-      (column) =>
-        `  ${column.name} ${column.type}${column.nullable ? "" : " NOT NULL"}${column.defaultNow ? " DEFAULT now()" : ""}`,
-    );
+/**
+ * Idempotent DDL for `tables` in `schema`: tables with IF NOT EXISTS, then each foreign key unless
+ * already present, then the indexes.
+ */
+export function tablesDdl(schema: string, tables: readonly ExampleTable[]): string {
+  const statements = [`CREATE SCHEMA IF NOT EXISTS ${schema};`];
+  for (const table of tables) {
+    const columns = table.columns.map((column) => {
+      let sql = `  ${column.name} ${column.type}${column.nullable ? "" : " NOT NULL"}`;
+      if (column.defaultNow) sql += " DEFAULT now()";
+      if (column.defaultValue !== undefined) sql += ` DEFAULT ${column.defaultValue}`;
+      return sql;
+    });
     statements.push(
-      `CREATE TABLE IF NOT EXISTS ${EXAMPLE_SCHEMA}.${table.name} (\n` +
+      `CREATE TABLE IF NOT EXISTS ${schema}.${table.name} (\n` +
         `  _sync_scope_id text NOT NULL,\n${columns.join(",\n")},\n` +
         `  CONSTRAINT ${table.name}_pkey PRIMARY KEY (_sync_scope_id, id)\n);`,
     );
   }
-  // Foreign keys come last so the teams <-> team_members cycle can be closed.
-  for (const table of EXAMPLE_TABLES) {
+  // Foreign keys come last so a cycle (business: teams <-> team_members) can be closed.
+  for (const table of tables) {
     for (const key of table.foreignKeys) {
       const name = foreignKeyName(table.name, key.column);
       statements.push(
         `DO $$ BEGIN\n  IF NOT EXISTS (SELECT FROM pg_constraint WHERE conname = '${name}'` +
-          ` AND conrelid = '${EXAMPLE_SCHEMA}.${table.name}'::regclass) THEN\n` +
-          `    ALTER TABLE ${EXAMPLE_SCHEMA}.${table.name} ADD CONSTRAINT ${name}\n` +
-          `      FOREIGN KEY (_sync_scope_id, ${key.column}) REFERENCES ${EXAMPLE_SCHEMA}.${key.table} (_sync_scope_id, id)\n` +
+          ` AND conrelid = '${schema}.${table.name}'::regclass) THEN\n` +
+          `    ALTER TABLE ${schema}.${table.name} ADD CONSTRAINT ${name}\n` +
+          `      FOREIGN KEY (_sync_scope_id, ${key.column}) REFERENCES ${schema}.${key.table} (_sync_scope_id, id)\n` +
           `      ON DELETE ${key.onDelete} DEFERRABLE INITIALLY DEFERRED;\n  END IF;\nEND $$;`,
+      );
+    }
+    for (const index of table.indexes ?? []) {
+      const name = `${table.name}_${index.columns.join("_")}_${index.unique ? "key" : "idx"}`;
+      statements.push(
+        `CREATE ${index.unique ? "UNIQUE " : ""}INDEX IF NOT EXISTS ${name}` +
+          ` ON ${schema}.${table.name} (_sync_scope_id, ${index.columns.join(", ")});`,
       );
     }
   }
@@ -295,8 +290,17 @@ export async function readSchemaCatalog(db: SqlQueryable, schema: string): Promi
 
 /** Every way `catalog` differs from EXAMPLE_TABLES, as short sentences; empty when it matches. */
 export function compareExampleSchema(catalog: readonly CatalogTable[]): string[] {
+  return compareTables(EXAMPLE_TABLES, catalog);
+}
+
+/**
+ * Every way `catalog` differs from `tables` (columns, nullability, primary key, foreign keys), as
+ * short sentences; empty when it matches. Tables of the catalog not in `tables` are left alone, so
+ * two examples may share one PostgreSQL schema.
+ */
+export function compareTables(tables: readonly ExampleTable[], catalog: readonly CatalogTable[]): string[] {
   const problems: string[] = [];
-  for (const expected of EXAMPLE_TABLES) {
+  for (const expected of tables) {
     const actual = catalog.find((table) => table.name === expected.name);
     if (actual === undefined) {
       problems.push(`table ${expected.name} is missing`);

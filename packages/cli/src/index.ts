@@ -13,11 +13,14 @@ export {
   type ExampleForeignKey,
   type ExampleRegistration,
   type ExampleTable,
+  type ExampleIndex,
   compareExampleSchema,
-  ensureExampleSchema,
   exampleSchemaDdl,
   readSchemaCatalog,
 } from "./example-schema.js";
+export { EXAMPLE_PRESETS, ensureExampleSchema } from "./example-presets.js";
+export { loadSchemaConfig } from "./schema-config.js";
+export { type PresetClientSchema, type SchemaPreset, installSchemaPreset } from "./schema-preset.js";
 export {
   DEFAULT_TOKEN_TTL_SECONDS,
   DEV_JWT_SECRET,
@@ -30,7 +33,14 @@ export {
   resolveJwtSecret,
 } from "./jwt-auth.js";
 export { PglitePool, type PglitePoolOptions, openPglitePool } from "./pglite-pool.js";
-export { type CliCommand, DEFAULT_DATA_DIR, type ServeArgs, parseCommandLine } from "./cli-args.js";
+export {
+  type CliCommand,
+  DEFAULT_DATA_DIR,
+  type ExampleName,
+  type SchemaChoice,
+  type ServeArgs,
+  parseCommandLine,
+} from "./cli-args.js";
 export { CORS_HEADERS, withCors } from "./cors.js";
 export { type JsonLogger, type LogLevel, createJsonLogger } from "./json-log.js";
 export { main } from "./main.js";

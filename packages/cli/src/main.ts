@@ -5,8 +5,10 @@
  */
 import { type CliCommand, parseCommandLine } from "./cli-args.js";
 import { CliError } from "./cli-error.js";
+import { EXAMPLE_PRESETS } from "./example-presets.js";
 import { createJsonLogger } from "./json-log.js";
 import { resolveJwtSecret } from "./jwt-auth.js";
+import { loadSchemaConfig } from "./schema-config.js";
 import { startServer } from "./serve.js";
 import { runSimulation } from "./simulate/runner.js";
 import { cliVersion } from "./version.js";
@@ -47,9 +49,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   let server: Awaited<ReturnType<typeof startServer>>;
+  const { schema, ...args } = command.args;
   try {
+    // A config file is read and checked before the database opens, so a bad one changes nothing.
+    const preset =
+      "configFile" in schema ? await loadSchemaConfig(schema.configFile) : EXAMPLE_PRESETS[schema.example];
     server = await startServer({
-      ...command.args,
+      ...args,
+      preset,
       databaseUrl: env.DATABASE_URL,
       jwtSecret: resolveJwtSecret(env),
       logger,

@@ -1,21 +1,23 @@
 /**
  * `oversync serve`: the reference sync server. It opens the database (PGlite or PostgreSQL),
- * creates the example schema, bootstraps the sync runtime over it, and serves the sync, sign-in and
- * test-helper routes over HTTP until it is told to stop; then it stops accepting connections, lets
- * in-flight requests finish, and closes the runtime, the LISTEN session and the pool.
+ * installs the schema it serves (a built-in example or a `--config` file's), bootstraps the sync
+ * runtime over it, and serves the sync, sign-in and test-helper routes over HTTP until it is told to
+ * stop; then it stops accepting connections, lets in-flight requests finish, and closes the
+ * runtime, the LISTEN session and the pool.
  */
 import { type Server, createServer } from "node:http";
 import type { Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { type SyncRuntime, createSyncService, toNodeListener } from "@oversync/server";
+import {
+  type SyncRuntime,
+  SyncLayoutError,
+  UnsupportedSchemaError,
+  createSyncService,
+  toNodeListener,
+} from "@oversync/server";
 import { CliError } from "./cli-error.js";
 import { type OpenDatabase, openDatabase } from "./database.js";
-import {
-  EXAMPLE_APP_NAME,
-  EXAMPLE_REGISTERED_TABLES,
-  EXAMPLE_SCHEMA,
-  ensureExampleSchema,
-} from "./example-schema.js";
+import { BUSINESS_PRESET } from "./example-presets.js";
 import type { JsonLogger } from "./json-log.js";
 import { type JwtSecret, createJwtAuth } from "./jwt-auth.js";
 import { createReferenceHandler } from "./reference-handler.js";
@@ -25,10 +27,8 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   requestTimeoutOptions,
 } from "./request-timeouts.js";
+import { type SchemaPreset, installSchemaPreset } from "./schema-preset.js";
 import { RequestFaults, testHookRoutes } from "./test-hooks.js";
-
-/** The `schema_version` the reference server advertises (the upstream example sends 1). */
-const SCHEMA_VERSION = 1;
 
 /** Everything `serve` needs, already parsed and validated. */
 export interface ServeConfig {
@@ -37,6 +37,8 @@ export interface ServeConfig {
   readonly dataDir: string;
   /** When set, PostgreSQL is used instead of PGlite. */
   readonly databaseUrl?: string;
+  /** What to sync: a built-in example (example-presets.ts) or a config file's; business by default. */
+  readonly preset?: SchemaPreset;
   readonly jwtSecret: JwtSecret;
   readonly tokenTtlSeconds: number;
   /** How long shutdown waits for open requests (e.g. watch streams) before cutting them, in ms. */
@@ -65,6 +67,7 @@ export interface RunningServer {
 /** Starts the server; once it accepts connections it prints the banner, then logs "listening". */
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const { logger } = config;
+  const preset = config.preset ?? BUSINESS_PRESET;
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -72,16 +75,18 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   });
   let service: SyncRuntime | undefined;
   try {
-    await ensureExampleSchema(database.pool);
+    await installSchemaPreset(database.pool, preset);
     service = createSyncService({
       pool: database.pool,
-      appName: EXAMPLE_APP_NAME,
-      registeredTables: EXAMPLE_REGISTERED_TABLES,
-      maxSupportedSchemaVersion: SCHEMA_VERSION,
+      appName: preset.appName,
+      registeredTables: preset.registeredTables,
+      maxSupportedSchemaVersion: preset.maxSupportedSchemaVersion,
       logger,
       watch: { notifications: database.notifications },
     });
-    await service.bootstrap();
+    await service.bootstrap().catch((error: unknown) => {
+      throw bootstrapError(preset, error);
+    });
     const auth = createJwtAuth({ secret: config.jwtSecret.secret, ttlSeconds: config.tokenTtlSeconds });
     // The runtime is the test helpers' hooks: whichever of the two it offers gets its route.
     const faults = config.testHooks === true ? new RequestFaults(auth) : undefined;
@@ -100,7 +105,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     const server = createServer(timeouts, logRequests(toNodeListener(handler, { logger }), logger));
     const unused = unusedSockets(server);
     const url = await listen(server, config.port, config.host);
-    printBanner(config, url, database);
+    printBanner(config, preset, url, database);
     logger.info("listening", { url, database: database.description });
     const running = service;
     let closing: Promise<void> | undefined;
@@ -144,14 +149,31 @@ function urlHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-function printBanner(config: ServeConfig, url: string, database: OpenDatabase): void {
+/** Bootstrap's refusals as CLI errors: they are about the schema or the database, not a bug. */
+function bootstrapError(preset: SchemaPreset, error: unknown): unknown {
+  if (error instanceof UnsupportedSchemaError) {
+    return new CliError(
+      "unsupported_schema",
+      `${preset.description}: ${error.message}\nChange those tables (or their registration) and start again.`,
+      { cause: error },
+    );
+  }
+  if (error instanceof SyncLayoutError) {
+    return new CliError("sync_layout_mismatch", error.message, { cause: error });
+  }
+  return error;
+}
+
+function printBanner(config: ServeConfig, preset: SchemaPreset, url: string, database: OpenDatabase): void {
   const { say } = config;
   const everywhere = config.host === "0.0.0.0" || config.host === "::";
   say("oversync reference server");
   say(`  url        ${url}${everywhere ? ` (listening on all interfaces, ${config.host})` : ""}`);
   say(`  database   ${database.description}`);
+  const schemas = [...new Set(preset.registeredTables.map((table) => table.schema))].join(", ");
+  const tables = preset.registeredTables.length;
   say(
-    `  app        ${EXAMPLE_APP_NAME}: schema ${EXAMPLE_SCHEMA}, ${EXAMPLE_REGISTERED_TABLES.length} tables`,
+    `  app        ${preset.appName}: schema ${schemas}, ${tables} table${tables === 1 ? "" : "s"} (${preset.description})`,
   );
   say(`  sign-in    POST ${url}/dummy-signin {"user":"<id>","password":"<any>"}`);
   say(`  tokens     HS256, valid ${config.tokenTtlSeconds} s`);
