@@ -9,11 +9,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchClientCapture } from "./client-capture.js";
 import { benchClientSync } from "./client-sync.js";
-import { type Measurement, describe } from "./measure.js";
+import { benchLatency } from "./latency.js";
+import { type Measurement, describe, describeLatency } from "./measure.js";
 import { benchServerPush } from "./server-push.js";
 
 const rows = Number(process.env.BENCH_ROWS ?? 10_000);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const latencySamples = Number(process.env.BENCH_LATENCY_SAMPLES ?? 200);
 
 const sections: [string, Measurement[]][] = [
   ["Server push, pull and snapshot (service calls, real PostgreSQL)", await benchServerPush(rows, rounds)],
@@ -34,6 +36,14 @@ for (const [title, measurements] of sections) {
   lines.push(`## ${title}`, "", "| operation | time | throughput | vs limit |", "|---|---|---|---|");
   lines.push(...measurements.map(describe), "");
 }
+lines.push(
+  `## Latency on loopback (${latencySamples} samples, real PostgreSQL and SQLite files)`,
+  "",
+  "| operation | p50 | p99 | p50 vs limit |",
+  "|---|---|---|---|",
+  ...(await benchLatency(latencySamples)).map(describeLatency),
+  "",
+);
 const text = lines.join("\n");
 console.log(text);
 await writeFile(join(dirname(fileURLToPath(import.meta.url)), "results", "latest.md"), text);

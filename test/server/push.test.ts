@@ -351,13 +351,19 @@ describe("push chunk", () => {
     expect((await rejection(upload([docRow("a", "x")], 0, pushId, actor("eve", "phone")))).code).toBe(
       "push_session_forbidden",
     );
+    expect(await upload([docRow("a", "x")])).toMatchObject({ next_expected_row_ordinal: 1 });
     await h.db.pool.query("UPDATE sync.push_sessions SET expires_at = now() - interval '1 second'");
-    expect((await rejection(upload([docRow("a", "x")]))).code).toBe("push_session_expired");
+    expect((await rejection(upload([docRow("b", "y")], 1))).code).toBe("push_session_expired");
     expect((await rejection(h.service.commitPushSession(ada, pushId))).code).toBe("push_session_expired");
     expect((await rejection(h.service.deletePushSession(ada, pushId))).code).toBe("push_session_expired");
-    // A later create purges expired sessions.
-    await create(ada, 1);
+    // The housekeeping sweep deletes expired sessions with their staged rows.
+    expect(await h.service.sweepExpiredSessions()).toStrictEqual({ pushSessions: 1, snapshotSessions: 0 });
     expect((await rejection(upload([docRow("a", "x")]))).code).toBe("push_session_not_found");
+    const { rows } = await h.db.pool.query(
+      "SELECT count(*)::int AS n FROM sync.push_session_rows WHERE push_id = $1",
+      [pushId],
+    );
+    expect(rows[0].n).toBe(0);
   });
 });
 

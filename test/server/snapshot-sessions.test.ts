@@ -514,7 +514,7 @@ describe("frozen image", () => {
 });
 
 describe("expiry, delete, ownership", () => {
-  it("an expired session answers 410 until a later create purges it, then 404", async () => {
+  it("an expired session answers 410 until the housekeeping sweep deletes it, then 404", async () => {
     const h = await start({ limits: { snapshot_session_ttl_seconds: 1 } });
     await seedHistory(h, ada);
     const session = await h.service.createSnapshotSession(ada, {});
@@ -528,9 +528,11 @@ describe("expiry, delete, ownership", () => {
     expect([expired.code, expired.status]).toStrictEqual(["snapshot_session_expired", 410]);
     expect((await rejection(read())).code).toBe("snapshot_session_expired");
 
-    // Any create purges expired sessions, whoever they belong to.
+    // A create no longer pays for other sessions' expiry; the sweep deletes them.
     await initializeScope(h.service, bob);
     await h.service.createSnapshotSession(bob, {});
+    expect((await rejection(read())).code).toBe("snapshot_session_expired");
+    expect(await h.service.sweepExpiredSessions()).toStrictEqual({ pushSessions: 0, snapshotSessions: 1 });
     expect((await rejection(read())).code).toBe("snapshot_session_not_found");
     const { rows } = await h.db.pool.query(
       "SELECT count(*)::int AS n FROM sync.snapshot_session_rows WHERE snapshot_id = $1",

@@ -20,7 +20,7 @@ import {
   type AutomaticDownloadsHandle,
   startAutomaticDownloads,
 } from "./engine/automatic-downloads.js";
-import { fetchCheckedCapabilities } from "./engine/capability-gate.js";
+import { checkedCapabilities, fetchCheckedCapabilities } from "./engine/capability-gate.js";
 import { type ConflictResolver, serverWins } from "./engine/conflict-resolvers.js";
 import { claimDatabase, databaseIdentity, releaseDatabase } from "./engine/database-ownership.js";
 import { type EngineContext, type EngineOptions, openStore, toWireInt } from "./engine/engine-context.js";
@@ -153,7 +153,7 @@ export class SyncClient {
       store: undefined,
       sourceId: "",
       connected: false,
-      maxSnapshotRowBytes: undefined,
+      capabilities: undefined,
     };
     this.ctx = ctx;
   }
@@ -212,7 +212,7 @@ export class SyncClient {
   /** Syncs and detaches, up to three rounds while new local writes keep arriving. */
   syncThenDetach(): Promise<SyncThenDetachResult> {
     return this.syncOperation("sync_then_detach", async () => {
-      await this.gate("syncThenDetach()", true);
+      await this.gate("syncThenDetach()", true, "fresh");
       return lifecycle.syncThenDetach(this.ctx);
     });
   }
@@ -251,7 +251,7 @@ export class SyncClient {
    */
   rebuild(): Promise<RemoteSyncReport> {
     return this.syncOperation("rebuild_keep_source", async () => {
-      const session = await this.gate("rebuild()", false);
+      const session = await this.gate("rebuild()", false, "fresh");
       const store = openStore(this.ctx, "rebuild()");
       let recovering = session.operation.kind === "source_recovery";
       if (!recovering && (await store.read((state) => state.readOutboxBundle())).state === "prepared") {
@@ -410,11 +410,18 @@ export class SyncClient {
     if (this.ownership !== undefined) releaseDatabase(this.ownership, this);
   }
 
-  /** Preconditions of push/pull/sync/rebuild: attached, no recovery blocking it, a compatible server. */
-  private async gate(operation: string, blockedBySourceRecovery: boolean): Promise<gates.ConnectedSession> {
+  /**
+   * Preconditions of push/pull/sync/rebuild: attached, no recovery blocking it, a compatible server.
+   * Detach and rebuild, rare and hard to undo, always check the server afresh.
+   */
+  private async gate(
+    operation: string,
+    blockedBySourceRecovery: boolean,
+    capabilities: "recent" | "fresh" = "recent",
+  ): Promise<gates.ConnectedSession> {
     const session = await gates.requireConnected(this.ctx, operation);
     if (blockedBySourceRecovery) gates.requireNoSourceRecovery(session.operation);
-    await fetchCheckedCapabilities(this.ctx);
+    await (capabilities === "fresh" ? fetchCheckedCapabilities(this.ctx) : checkedCapabilities(this.ctx));
     return session;
   }
 
@@ -434,6 +441,10 @@ export class SyncClient {
     this.busy = true;
     try {
       return await body();
+    } catch (error) {
+      // Any failure may mean the server changed; the next gate checks it again.
+      this.ctx.capabilities = undefined;
+      throw error;
     } finally {
       this.busy = false;
       for (const wake of [...this.wakers]) wake();

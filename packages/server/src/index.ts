@@ -5,6 +5,7 @@
  * folders are internal; packages/server/api/index.api.md lists this surface with its signatures.
  */
 export { type SyncRuntime, createSyncService } from "./service/create-sync-service.js";
+export type { SweepResult } from "./service/housekeeping.js";
 export {
   ServiceConfigError,
   type ServiceLogger,

@@ -2,6 +2,12 @@
  * The capability gate run before attach and before every push, pull, sync, rebuild and
  * syncThenDetach: the server must speak protocol v1 (the transport refuses anything else) and
  * register exactly the configured tables with the same sync keys.
+ *
+ * Attach, rebuild, syncThenDetach and snapshot negotiation always fetch capabilities. The everyday
+ * gate of push, pull and sync reuses a check up to
+ * CAPABILITIES_MAX_AGE_MILLIS old, which saves a round trip on every push and pull; the client drops
+ * the cached check whenever an operation fails, so a server that changed (new tables, new limits)
+ * is seen by the next operation after the first error it causes, or after the age runs out.
  */
 import {
   type CapabilitiesResponse,
@@ -16,11 +22,23 @@ import type { SyncSchema } from "../store/table-metadata.js";
 import { type EngineContext, openStore } from "./engine-context.js";
 import { TableContractMismatchError } from "./sync-errors.js";
 
+/** How long the everyday gate trusts a capability check. */
+export const CAPABILITIES_MAX_AGE_MILLIS = 60_000;
+
+/** The gate of push, pull and sync: a recent enough check, or a fresh one. */
+export async function checkedCapabilities(ctx: EngineContext): Promise<CapabilitiesResponse> {
+  const cached = ctx.capabilities;
+  if (cached !== undefined && Date.now() - cached.checkedAt < CAPABILITIES_MAX_AGE_MILLIS) {
+    return cached.value;
+  }
+  return fetchCheckedCapabilities(ctx);
+}
+
 /** Fetches capabilities and checks the registered-table contract. */
 export async function fetchCheckedCapabilities(ctx: EngineContext): Promise<CapabilitiesResponse> {
   const schema = openStore(ctx, "capability check").schema;
+  ctx.capabilities = undefined;
   const capabilities = await ctx.transport.capabilities();
-  ctx.maxSnapshotRowBytes = capabilities.bundle_limits.max_bytes_per_snapshot_row;
   const result = compareTableContract(localTableSpecs(schema), capabilities.registered_table_specs);
   if (result.kind === "invalid") {
     throw new TableContractMismatchError(`server table contract is invalid: ${result.reason}`);
@@ -45,6 +63,7 @@ export async function fetchCheckedCapabilities(ctx: EngineContext): Promise<Capa
       })),
     );
   }
+  ctx.capabilities = { value: capabilities, checkedAt: Date.now() };
   return capabilities;
 }
 

@@ -3,6 +3,7 @@
  * in-memory session (current source, whether `attach` ran in this process). The public client owns
  * one context and hands it to the step functions of the other engine modules.
  */
+import type { CapabilitiesResponse } from "@oversync/protocol";
 import type { SyncStore } from "../store/sync-store.js";
 import type { ApplyState } from "../store/app-rows.js";
 import type { BackoffPolicy, RetryClock } from "../transport/retry-policy.js";
@@ -46,8 +47,8 @@ export interface EngineContext {
   sourceId: string;
   /** True once `attach` succeeded in this process (or resumed the attached user). */
   connected: boolean;
-  /** The server's `max_bytes_per_snapshot_row`, from the latest capability check. */
-  maxSnapshotRowBytes: number | undefined;
+  /** The latest capabilities that passed the table-contract check, and when (Date.now()). */
+  capabilities: { readonly value: CapabilitiesResponse; readonly checkedAt: number } | undefined;
 }
 
 /** The open store, or `open_required`. */

@@ -106,7 +106,7 @@ export function oversizedRow(
   ctx: EngineContext,
   outbox: Outbox,
 ): { readonly row: OutboxRow; readonly refusal: { code: string; message: string } } | undefined {
-  const limit = ctx.maxSnapshotRowBytes;
+  const limit = ctx.capabilities?.value.bundle_limits.max_bytes_per_snapshot_row;
   if (limit === undefined) return undefined;
   const schema = openStore(ctx, "push").schema.schema;
   for (const row of outbox.rows) {

@@ -112,13 +112,29 @@ export async function sealBundle(
     canonical_request_hash: identity.canonicalRequestHash,
   };
 
+  // The log entry, its rows and the new row versions in one statement (one round trip).
   await client.query(
-    `INSERT INTO sync.bundle_log
-       (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash, canonical_request_hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    `WITH log AS (
+       INSERT INTO sync.bundle_log
+         (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash, canonical_request_hash)
+       VALUES ($1, $2, $7, $8, $9, $10, $11, $12)),
+     r AS (
+       SELECT * FROM unnest($3::int[], $4::text[], $5::smallint[], $6::text[])
+              WITH ORDINALITY AS r(table_id, key_text, op, payload_wire, ordinal)),
+     logged_rows AS (
+       INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_text, op, payload_wire)
+       SELECT $1, $2, r.ordinal - 1, r.table_id, r.key_text, r.op, r.payload_wire FROM r)
+     INSERT INTO sync.row_state (user_pk, table_id, key_text, bundle_seq, deleted)
+     SELECT $1, r.table_id, r.key_text, $2, r.op = ${OP_CODES.DELETE} FROM r
+     ON CONFLICT (user_pk, table_id, key_text)
+       DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`,
     [
       identity.userPk,
       bundleSeq,
+      normalized.map((row) => row.table.tableId),
+      normalized.map((row) => row.keyText),
+      normalized.map((row) => row.op),
+      payloadTexts,
       bundle.source_id,
       bundle.source_bundle_id,
       bundle.row_count,
@@ -126,24 +142,6 @@ export async function sealBundle(
       bundle.bundle_hash,
       bundle.canonical_request_hash,
     ],
-  );
-  const tableIds = normalized.map((row) => row.table.tableId);
-  const keys = normalized.map((row) => row.keyText);
-  const ops = normalized.map((row) => row.op);
-  await client.query(
-    `INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_text, op, payload_wire)
-     SELECT $1, $2, r.ordinal - 1, r.table_id, r.key_text, r.op, r.payload_wire
-       FROM unnest($3::int[], $4::text[], $5::smallint[], $6::text[])
-            WITH ORDINALITY AS r(table_id, key_text, op, payload_wire, ordinal)`,
-    [identity.userPk, bundleSeq, tableIds, keys, ops, payloadTexts],
-  );
-  await client.query(
-    `INSERT INTO sync.row_state (user_pk, table_id, key_text, bundle_seq, deleted)
-     SELECT $1, r.table_id, r.key_text, $2, r.op = ${OP_CODES.DELETE}
-       FROM unnest($3::int[], $4::text[], $5::smallint[]) AS r(table_id, key_text, op)
-     ON CONFLICT (user_pk, table_id, key_text)
-       DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`,
-    [identity.userPk, bundleSeq, tableIds, keys, ops],
   );
   return bundle;
 }

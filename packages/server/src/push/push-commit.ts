@@ -26,7 +26,7 @@ import type { ResolvedLimits } from "../service/service-options.js";
 import type { Actor } from "../service/sync-service.js";
 import { SnapshotRowTooLargeError } from "../snapshot/snapshot-row-size.js";
 import { type StagedRow, bindPayload, requestHashRow } from "./push-rows.js";
-import { type PushSession, deleteSession, loadSessionForActor, revalidateLease } from "./push-session.js";
+import { type PushSession, loadSessionForActor, revalidateLease } from "./push-session.js";
 import { commitRuleViolation, rowBreakingForeignKey } from "./push-violations.js";
 
 /** Savepoint taken before the push's writes, so a broken rule can be answered from the prior state. */
@@ -98,7 +98,7 @@ export async function commitPushSession(
   }
   if (bundle === undefined) throw commitInvalid("push session produced no captured business-table effects");
   if (session.initializationId !== null) await setInitialized(client, user.userPk, session.sourceId);
-  await deleteSession(client, session.pushId);
+  await client.query("DELETE FROM sync.push_sessions WHERE push_id = $1", [session.pushId]);
   return bundle;
 }
 
@@ -112,7 +112,8 @@ async function loadStagedRows(
       `staged row count ${session.nextExpectedRowOrdinal} does not match planned_row_count ${session.plannedRowCount}; upload the remaining chunks first`,
     );
   }
-  const { rows } = await client.query<{
+  // Read and deleted at once: a commit that fails rolls back and keeps them for a retry.
+  const { rows: deleted } = await client.query<{
     row_ordinal: number;
     table_id: number;
     key_text: string;
@@ -120,10 +121,11 @@ async function loadStagedRows(
     base_row_version: unknown;
     payload_wire: string | null;
   }>(
-    `SELECT row_ordinal, table_id, key_text, op, base_row_version, payload_wire
-       FROM sync.push_session_rows WHERE push_id = $1 ORDER BY row_ordinal`,
+    `DELETE FROM sync.push_session_rows WHERE push_id = $1
+     RETURNING row_ordinal, table_id, key_text, op, base_row_version, payload_wire`,
     [session.pushId],
   );
+  const rows = deleted.sort((a, b) => a.row_ordinal - b.row_ordinal);
   const targets = new Set<string>();
   return rows.map((row, index) => {
     if (row.row_ordinal !== index) {

@@ -31,21 +31,32 @@ export interface PushSession {
   readonly initializationId: string | null;
 }
 
-/** Deletes expired sessions of any user, skipping ones another transaction holds. */
-async function purgeExpiredSessions(client: SqlQueryable): Promise<void> {
-  await client.query(
+/**
+ * Deletes up to `batch` expired sessions of any user with their staged rows, skipping ones another
+ * transaction holds; answers how many sessions it deleted. The housekeeping sweep calls it, off the
+ * request path.
+ */
+export async function purgeExpiredPushSessions(client: SqlQueryable, batch: number): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
     `WITH expired AS (
        SELECT push_id FROM sync.push_sessions WHERE expires_at <= now()
-        ORDER BY expires_at LIMIT 100 FOR UPDATE SKIP LOCKED),
-     gone AS (DELETE FROM sync.push_sessions s USING expired e WHERE s.push_id = e.push_id RETURNING s.push_id)
-     DELETE FROM sync.push_session_rows r USING gone g WHERE r.push_id = g.push_id`,
+        ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED),
+     gone AS (DELETE FROM sync.push_sessions s USING expired e WHERE s.push_id = e.push_id RETURNING s.push_id),
+     staged AS (DELETE FROM sync.push_session_rows
+                 WHERE push_id = ANY (ARRAY(SELECT push_id FROM gone)))
+     SELECT count(*)::int AS n FROM gone`,
+    [batch],
   );
+  return rows[0]!.n;
 }
 
-/** Deletes one session and its staged rows. */
+/** Deletes one session and its staged rows in one statement. */
 export async function deleteSession(client: SqlQueryable, pushId: string): Promise<void> {
-  await client.query("DELETE FROM sync.push_session_rows WHERE push_id = $1", [pushId]);
-  await client.query("DELETE FROM sync.push_sessions WHERE push_id = $1", [pushId]);
+  await client.query(
+    `WITH staged AS (DELETE FROM sync.push_session_rows WHERE push_id = $1)
+     DELETE FROM sync.push_sessions WHERE push_id = $1`,
+    [pushId],
+  );
 }
 
 /**
@@ -93,7 +104,6 @@ export async function createPushSession(
     );
   }
   await lockUser(client, actor.userId);
-  await purgeExpiredSessions(client);
   const user = await loadUserForWrite(client, actor.userId);
   const initializationId = request.initialization_id;
 
@@ -155,11 +165,13 @@ export async function createPushSession(
   );
 
   // A new create for the same tuple replaces any session still staging it.
-  const { rows: previous } = await client.query<{ push_id: string }>(
-    `SELECT push_id::text FROM sync.push_sessions WHERE user_pk = $1 AND source_id = $2 AND source_bundle_id = $3`,
+  await client.query(
+    `WITH previous AS (
+       DELETE FROM sync.push_sessions WHERE user_pk = $1 AND source_id = $2 AND source_bundle_id = $3
+       RETURNING push_id)
+     DELETE FROM sync.push_session_rows WHERE push_id = ANY (ARRAY(SELECT push_id FROM previous))`,
     [user.userPk, actor.sourceId, request.source_bundle_id],
   );
-  for (const { push_id } of previous) await deleteSession(client, push_id);
 
   const pushId = crypto.randomUUID();
   await client.query(
@@ -241,11 +253,15 @@ export async function loadSessionForActor(
     initialization_id: string | null;
     expired: boolean;
   }>(
-    `SELECT s.user_pk, u.user_id, s.source_id, s.source_bundle_id, s.planned_row_count,
+    // The owner's id by primary key in a subquery, not a join: a join may be planned as a walk
+    // over user_state that grows with the number of users (a churned push_sessions index looks
+    // expensive next to it); these two lookups stay one index probe each.
+    `SELECT s.user_pk, (SELECT u.user_id FROM sync.user_state u WHERE u.user_pk = s.user_pk) AS user_id,
+            s.source_id, s.source_bundle_id, s.planned_row_count,
             s.next_expected_row_ordinal, s.canonical_request_hash, s.initialization_id::text,
             s.expires_at <= now() AS expired
-       FROM sync.push_sessions s JOIN sync.user_state u USING (user_pk)
-      WHERE s.push_id = $1 FOR UPDATE OF s`,
+       FROM sync.push_sessions s
+      WHERE s.push_id = $1 FOR UPDATE`,
     [pushId],
   );
   const row = rows[0];

@@ -44,7 +44,6 @@ import { checkUploadedRowSizes } from "../snapshot/snapshot-row-size.js";
 import {
   createSnapshotSession,
   deleteSnapshotSession,
-  purgeExpiredSnapshotSessions,
   readSnapshotChunk,
   touchSnapshotSession,
 } from "../snapshot/snapshot-sessions.js";
@@ -63,7 +62,11 @@ import {
   consoleLogger,
   resolveLimits,
 } from "./service-options.js";
-import { readServiceCounters } from "./service-status.js";
+import { SWEEP_INTERVAL_MILLIS, type SweepResult, sweepExpiredSessions } from "./housekeeping.js";
+import { type ServiceCounters, readServiceCounters } from "./service-status.js";
+
+/** How old the counters in a health answer may be. */
+const HEALTH_COUNTERS_MAX_AGE_MILLIS = 10_000;
 import type { Actor, BundleWatch, ServiceLifecycle, ServiceStatus, SyncService } from "./sync-service.js";
 
 /** A SyncService that still has to be bootstrapped before it serves calls. */
@@ -97,6 +100,12 @@ export interface SyncRuntime extends SyncService {
    * OversyncError with the codes of `ENDPOINTS.retentionFloor`.
    */
   setRetainedFloor(userId: string, floor: number): Promise<void>;
+  /**
+   * Deletes every expired push and snapshot session with its rows now. The service does this by
+   * itself every 30 seconds once bootstrapped, off the request path; call it to sweep at another
+   * moment. Errors: DatabaseUnavailableError, or the database's error.
+   */
+  sweepExpiredSessions(): Promise<SweepResult>;
 }
 
 /** Builds the sync runtime over `options.pool`. Call `bootstrap()` before serving. */
@@ -118,6 +127,10 @@ class Runtime implements SyncRuntime {
   private readonly oneShot: SqlQueryable;
   private directory: TableDirectory | undefined;
   private lifecycle: ServiceLifecycle = "running";
+  private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private sweeping: Promise<SweepResult> | undefined;
+  private lastCounters: { readonly value: ServiceCounters; readonly readAt: number } | undefined;
+  private countersRead: Promise<ServiceCounters> | undefined;
   private inflight = 0;
   private drained: (() => void) | undefined;
   readonly scopeManager: ScopeManager = {
@@ -152,7 +165,29 @@ class Runtime implements SyncRuntime {
       bootstrapSyncSchema(client, this.options.registeredTables),
     );
     this.directory = result.directory;
+    if (this.sweepTimer === undefined && this.lifecycle === "running") {
+      this.sweepTimer = setInterval(() => void this.sweepInBackground(), SWEEP_INTERVAL_MILLIS);
+      // A host process may end while the service is idle (Node's timers would hold it open).
+      (this.sweepTimer as { unref?: () => void }).unref?.();
+    }
     return { layout: result.layout };
+  }
+
+  sweepExpiredSessions(): Promise<SweepResult> {
+    this.ready();
+    this.sweeping ??= sweepExpiredSessions(this.oneShot).finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  /** The timer's sweep: a failure is logged and the next tick tries again. */
+  private async sweepInBackground(): Promise<void> {
+    try {
+      await this.sweepExpiredSessions();
+    } catch (error) {
+      if (error instanceof DatabaseUnavailableError)
+        this.logger.warn("housekeeping lost the database", { error });
+      else if (!(error instanceof OversyncError)) this.logger.error("housekeeping sweep failed", { error });
+    }
   }
 
   async capabilities(actor?: Actor): Promise<CapabilitiesResponse> {
@@ -231,13 +266,11 @@ class Runtime implements SyncRuntime {
 
   createSnapshotSession(actor: Actor, request: Parameters<SyncService["createSnapshotSession"]>[1]) {
     return this.call("snapshot session create", ENDPOINTS.snapshotCreate.failureCode, actor, (directory) =>
-      withClient(this.options.pool, async (client) => {
-        // Outside the build's snapshot, so purging never conflicts with it.
-        await purgeExpiredSnapshotSessions(client);
-        return inTransaction(client, { isolation: "repeatable read", attempts: WRITE_ATTEMPTS }, () =>
+      withClient(this.options.pool, (client) =>
+        inTransaction(client, { isolation: "repeatable read", attempts: WRITE_ATTEMPTS }, () =>
           createSnapshotSession(client, directory, actor, request, this.limits, this.options.snapshots ?? {}),
-        );
-      }),
+        ),
+      ),
     );
   }
 
@@ -369,19 +402,47 @@ class Runtime implements SyncRuntime {
   }
 
   health(): Promise<ServiceStatus> {
-    return this.report(ENDPOINTS.health.failureCode);
+    return this.report(ENDPOINTS.health.failureCode, "recent");
   }
 
   status(): Promise<ServiceStatus> {
-    return this.report(ENDPOINTS.status.failureCode);
+    return this.report(ENDPOINTS.status.failureCode, "current");
   }
 
-  private async report(failureCode: ErrorCode): Promise<ServiceStatus> {
+  /**
+   * The counters for a report. Reading them aggregates over every user and bundle, so health, which
+   * load balancers call every few seconds, reuses the last reading (refreshing it in the background
+   * once older than HEALTH_COUNTERS_MAX_AGE_MILLIS) and proves the database answers with a probe
+   * that costs the same at any size; status reads them afresh.
+   */
+  private async counters(freshness: "recent" | "current"): Promise<ServiceCounters> {
+    const last = this.lastCounters;
+    if (freshness === "recent" && last !== undefined) {
+      await this.oneShot.query("SELECT 1");
+      if (Date.now() - last.readAt > HEALTH_COUNTERS_MAX_AGE_MILLIS) {
+        this.readCounters().catch((error) => this.logger.warn("status counters refresh failed", { error }));
+      }
+      return last.value;
+    }
+    return this.readCounters();
+  }
+
+  private readCounters(): Promise<ServiceCounters> {
+    this.countersRead ??= readServiceCounters(this.oneShot)
+      .then((value) => {
+        this.lastCounters = { value, readAt: Date.now() };
+        return value;
+      })
+      .finally(() => (this.countersRead = undefined));
+    return this.countersRead;
+  }
+
+  private async report(failureCode: ErrorCode, freshness: "recent" | "current"): Promise<ServiceStatus> {
     const accepting = this.lifecycle === "running" && this.directory !== undefined;
-    let counters: Awaited<ReturnType<typeof readServiceCounters>> | undefined;
+    let counters: ServiceCounters | undefined;
     if (this.directory !== undefined) {
       try {
-        counters = await readServiceCounters(this.oneShot);
+        counters = await this.counters(freshness);
       } catch (error) {
         if (error instanceof DatabaseUnavailableError) throw this.unavailable("status query", error, {});
         this.logger.error("status query failed", { error });
@@ -415,6 +476,8 @@ class Runtime implements SyncRuntime {
   async close(): Promise<void> {
     if (this.lifecycle === "closed") return;
     this.lifecycle = "shutting_down";
+    clearInterval(this.sweepTimer);
+    await this.sweeping?.catch(() => undefined);
     // Watch streams are not in-flight calls: they end now, so their HTTP responses can finish.
     await this.watchHub?.close();
     if (this.inflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));

@@ -153,9 +153,13 @@ export interface SyncService {
   openBundleWatch(actor: Actor, query: WatchQuery): Promise<BundleWatch>;
   /** Open watch streams of `userId` in this process (for `/test/watch-subscribers`). */
   watchSubscriberCount(userId: string): number;
-  /** `GET /syncx/health`: answered 200 when `status` is healthy, otherwise 503. */
+  /**
+   * `GET /syncx/health`: answered 200 when `status` is healthy, otherwise 503. Its cost does not
+   * grow with the data: it probes the database with one trivial query and carries counters up to
+   * ten seconds old.
+   */
   health(): Promise<ServiceStatus>;
-  /** `GET /syncx/status`: answered 200. */
+  /** `GET /syncx/status`: answered 200, with counters read now (they aggregate over all users). */
   status(): Promise<ServiceStatus>;
   /** Stops accepting calls (they get 503 service_unavailable), waits for in-flight ones, then closes. */
   close(): Promise<void>;

@@ -2,8 +2,8 @@
  * Snapshot sessions (protocol-latest §1.9–§1.11): create freezes the scope's after-image in one
  * REPEATABLE READ transaction (snapshot-build.ts), chunk reads page through the frozen rows by
  * ordinal within `max_rows` and `max_bytes`, delete discards a session. Sessions expire after
- * `snapshot_session_ttl_seconds` (no sliding); expired ones answer 410 until a later create purges
- * them. Each chunk read marks its session as used, so a user's cap on open sessions only ever
+ * `snapshot_session_ttl_seconds` (no sliding); expired ones answer 410 until the housekeeping
+ * sweep (housekeeping.ts) deletes them. Each chunk read marks its session as used, so a user's cap on open sessions only ever
  * evicts idle (abandoned) ones and never a restore in progress.
  */
 import {
@@ -48,22 +48,24 @@ export const DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER = 8;
 /** Default of SnapshotSessionOptions.idleSessionSeconds. */
 export const DEFAULT_IDLE_SNAPSHOT_SESSION_SECONDS = 30;
 
-/** Sessions one purge removes at most, so a create never pays for a large backlog. */
-const PURGE_BATCH = 20;
-
 /**
- * Deletes up to PURGE_BATCH expired sessions of any user with their rows, skipping ones another
- * transaction holds. Runs as its own statement, outside the build's snapshot.
+ * Deletes up to `batch` expired sessions of any user with their rows, skipping ones another
+ * transaction holds; answers how many sessions it deleted. The housekeeping sweep calls it, off the
+ * request path.
  */
-export async function purgeExpiredSnapshotSessions(client: SqlQueryable): Promise<void> {
-  await client.query(
+export async function purgeExpiredSnapshotSessions(client: SqlQueryable, batch: number): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
     `WITH expired AS (
        SELECT snapshot_id FROM sync.snapshot_sessions WHERE expires_at <= now()
-        ORDER BY expires_at LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED),
+        ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED),
      gone AS (DELETE FROM sync.snapshot_sessions s USING expired e WHERE s.snapshot_id = e.snapshot_id
-              RETURNING s.snapshot_id)
-     DELETE FROM sync.snapshot_session_rows r USING gone g WHERE r.snapshot_id = g.snapshot_id`,
+              RETURNING s.snapshot_id),
+     frozen AS (DELETE FROM sync.snapshot_session_rows
+                 WHERE snapshot_id = ANY (ARRAY(SELECT snapshot_id FROM gone)))
+     SELECT count(*)::int AS n FROM gone`,
+    [batch],
   );
+  return rows[0]!.n;
 }
 
 /** Deletes sessions and their rows. */
