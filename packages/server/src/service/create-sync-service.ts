@@ -165,6 +165,8 @@ class Runtime implements SyncRuntime {
       bootstrapSyncSchema(client, this.options.registeredTables),
     );
     this.directory = result.directory;
+    // Health answers from this reading (refreshed in the background), so none of its calls scans.
+    await this.readCounters().catch((error) => this.logger.warn("status counters read failed", { error }));
     if (this.sweepTimer === undefined && this.lifecycle === "running") {
       this.sweepTimer = setInterval(() => void this.sweepInBackground(), SWEEP_INTERVAL_MILLIS);
       // A host process may end while the service is idle (Node's timers would hold it open).
@@ -411,14 +413,16 @@ class Runtime implements SyncRuntime {
 
   /**
    * The counters for a report. Reading them aggregates over every user and bundle, so health, which
-   * load balancers call every few seconds, reuses the last reading (refreshing it in the background
-   * once older than HEALTH_COUNTERS_MAX_AGE_MILLIS) and proves the database answers with a probe
-   * that costs the same at any size; status reads them afresh.
+   * load balancers call every few seconds, reuses the last reading (taken at bootstrap, refreshed in
+   * the background once older than HEALTH_COUNTERS_MAX_AGE_MILLIS) and proves the database answers
+   * with a probe that costs the same at any size; status reads them afresh.
    */
   private async counters(freshness: "recent" | "current"): Promise<ServiceCounters> {
     const last = this.lastCounters;
     if (freshness === "recent" && last !== undefined) {
-      await this.oneShot.query("SELECT 1");
+      // Plans against the sync layout without reading a row: the database answers and the
+      // layout is there.
+      await this.oneShot.query("SELECT FROM sync.user_state LIMIT 0");
       if (Date.now() - last.readAt > HEALTH_COUNTERS_MAX_AGE_MILLIS) {
         this.readCounters().catch((error) => this.logger.warn("status counters refresh failed", { error }));
       }
