@@ -86,7 +86,11 @@ export interface SyncClientOptions {
   readonly bodyLimits?: Partial<TransportBodyLimits>;
   /** Settles push conflicts; default `serverWins`. */
   readonly resolver?: ConflictResolver;
-  /** Rows per push chunk; default 200. */
+  /**
+   * Rows per push chunk; default: the server's advertised `default_rows_per_push_chunk`. Always
+   * capped by the server's `max_rows_per_push_chunk`, and a chunk also ends before 4 MiB of row
+   * payloads.
+   */
   readonly uploadLimit?: number;
   /** Bundles per pull page and rows per committed-rows page; default 1000. */
   readonly downloadLimit?: number;
@@ -127,7 +131,7 @@ export class SyncClient {
     this.driver = options.driver;
     this.config = options.config;
     const engineOptions: EngineOptions = {
-      uploadLimit: positiveLimit("uploadLimit", options.uploadLimit, 200),
+      uploadLimit: positiveLimit("uploadLimit", options.uploadLimit, undefined),
       downloadLimit: positiveLimit("downloadLimit", options.downloadLimit, 1000),
       snapshotChunkRows: positiveLimit("snapshotChunkRows", options.snapshotChunkRows, 1000),
       snapshotChunkBytes: positiveLimit("snapshotChunkBytes", options.snapshotChunkBytes, 4 * 1024 * 1024),
@@ -467,7 +471,11 @@ export class SyncClient {
   }
 }
 
-function positiveLimit(name: string, value: number | undefined, fallback: number): number {
+function positiveLimit<F extends number | undefined>(
+  name: string,
+  value: number | undefined,
+  fallback: F,
+): number | F {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new OversyncClientError("invalid_argument", `${name} must be a positive integer, got ${value}`);

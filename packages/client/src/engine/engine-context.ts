@@ -16,8 +16,8 @@ import type { TableChangeTracker } from "./table-changes.js";
 
 /** Tunables of the engine, resolved from the client options. */
 export interface EngineOptions {
-  /** Rows per push chunk. */
-  readonly uploadLimit: number;
+  /** Rows per push chunk; undefined: the server's default. */
+  readonly uploadLimit: number | undefined;
   /** Bundles per pull page and rows per committed-rows page. */
   readonly downloadLimit: number;
   /** Rows asked per snapshot chunk (before the server's maximum). */

@@ -45,8 +45,8 @@ export async function uploadAndCommit(
   const pushId = created.push_id;
   try {
     const schema = openStore(ctx, "push").schema.schema;
-    for (let start = 0; start < rows.length; start += ctx.options.uploadLimit) {
-      const chunk = rows.slice(start, start + ctx.options.uploadLimit).map(
+    for (const [start, end] of uploadChunks(ctx, rows)) {
+      const chunk = rows.slice(start, end).map(
         (row): PushRowInput => ({
           schema,
           table: row.tableName,
@@ -68,6 +68,43 @@ export async function uploadAndCommit(
     throw error;
   }
 }
+
+/**
+ * Payload text after which a chunk ends early, in UTF-16 code units (at most 3 UTF-8 bytes each,
+ * so a chunk stays far below a server's usual body limit of tens of MiB).
+ */
+const UPLOAD_CHUNK_PAYLOAD_CHARS = 4 * 1024 * 1024;
+
+/**
+ * The [start, end) row ranges of the chunks: as many rows as the configured `uploadLimit` (or the
+ * server's default chunk size) allows, never above the server's maximum, and ending before the
+ * rows' payload text passes UPLOAD_CHUNK_PAYLOAD_CHARS (every chunk carries at least one row), so a
+ * push of large rows never meets the server's body limit.
+ */
+function uploadChunks(ctx: EngineContext, rows: Outbox["rows"]): [number, number][] {
+  const limits = ctx.capabilities?.value.bundle_limits;
+  const rowsPerChunk = Math.min(
+    ctx.options.uploadLimit ?? limits?.default_rows_per_push_chunk ?? DEFAULT_ROWS_PER_CHUNK,
+    limits?.max_rows_per_push_chunk ?? Number.MAX_SAFE_INTEGER,
+  );
+  const chunks: [number, number][] = [];
+  let start = 0;
+  while (start < rows.length) {
+    let end = start;
+    let chars = 0;
+    while (end < rows.length && end - start < rowsPerChunk) {
+      chars += rows[end]!.wirePayload?.length ?? 0;
+      if (end > start && chars > UPLOAD_CHUNK_PAYLOAD_CHARS) break;
+      end++;
+    }
+    chunks.push([start, end]);
+    start = end;
+  }
+  return chunks;
+}
+
+/** Rows per chunk when neither the app nor the server says (the server always does in v1). */
+const DEFAULT_ROWS_PER_CHUNK = 200;
 
 /**
  * Fetches every row of a committed bundle (paging by `downloadLimit`, retrying while it is not yet
