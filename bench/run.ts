@@ -7,6 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchChurn } from "./churn.js";
 import { benchClientCapture } from "./client-capture.js";
 import { benchClientSync } from "./client-sync.js";
 import { benchLatency } from "./latency.js";
@@ -42,6 +43,21 @@ lines.push(
   "| operation | p50 | p99 | p50 vs limit |",
   "|---|---|---|---|",
   ...(await benchLatency(latencySamples)).map(describeLatency),
+  "",
+);
+const churnSeconds = Number(process.env.BENCH_CHURN_SECONDS ?? 60);
+const churnUsers = Number(process.env.BENCH_CHURN_USERS ?? 8);
+const churn = await benchChurn(churnSeconds, churnUsers);
+const halfway = churn[Math.floor((churn.length - 1) / 2)]!;
+const last = churn.at(-1)!;
+lines.push(
+  `## Tables of work in progress under sustained load (${churnUsers} users, ${churnSeconds} s, service calls)`,
+  "",
+  `${last.bundles} bundles committed; a snapshot every 20 bundles per user. Sizes (KiB) halfway and at the end:`,
+  "",
+  "| table | halfway | end |",
+  "|---|---|---|",
+  ...Object.keys(last.kib).map((table) => `| ${table} | ${halfway.kib[table]} | ${last.kib[table]} |`),
   "",
 );
 const text = lines.join("\n");

@@ -357,7 +357,7 @@ describe("push chunk", () => {
     expect((await rejection(h.service.commitPushSession(ada, pushId))).code).toBe("push_session_expired");
     expect((await rejection(h.service.deletePushSession(ada, pushId))).code).toBe("push_session_expired");
     // The housekeeping sweep deletes expired sessions with their staged rows.
-    expect(await h.service.sweepExpiredSessions()).toStrictEqual({ pushSessions: 1, snapshotSessions: 0 });
+    expect(await h.service.sweep()).toStrictEqual({ pushSessions: 1, snapshotSessions: 0 });
     expect((await rejection(upload([docRow("a", "x")]))).code).toBe("push_session_not_found");
     const { rows } = await h.db.pool.query(
       "SELECT count(*)::int AS n FROM sync.push_session_rows WHERE push_id = $1",

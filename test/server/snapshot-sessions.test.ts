@@ -532,7 +532,7 @@ describe("expiry, delete, ownership", () => {
     await initializeScope(h.service, bob);
     await h.service.createSnapshotSession(bob, {});
     expect((await rejection(read())).code).toBe("snapshot_session_expired");
-    expect(await h.service.sweepExpiredSessions()).toStrictEqual({ pushSessions: 0, snapshotSessions: 1 });
+    expect(await h.service.sweep()).toStrictEqual({ pushSessions: 0, snapshotSessions: 1 });
     expect((await rejection(read())).code).toBe("snapshot_session_not_found");
     const { rows } = await h.db.pool.query(
       "SELECT count(*)::int AS n FROM sync.snapshot_session_rows WHERE snapshot_id = $1",

@@ -62,7 +62,7 @@ import {
   consoleLogger,
   resolveLimits,
 } from "./service-options.js";
-import { SWEEP_INTERVAL_MILLIS, type SweepResult, sweepExpiredSessions } from "./housekeeping.js";
+import { SWEEP_INTERVAL_MILLIS, type SweepResult, sweep as sweepChurn } from "./housekeeping.js";
 import { type ServiceCounters, readServiceCounters } from "./service-status.js";
 
 /** How old the counters in a health answer may be. */
@@ -101,11 +101,12 @@ export interface SyncRuntime extends SyncService {
    */
   setRetainedFloor(userId: string, floor: number): Promise<void>;
   /**
-   * Deletes every expired push and snapshot session with its rows now. The service does this by
-   * itself every 30 seconds once bootstrapped, off the request path; call it to sweep at another
-   * moment. Errors: DatabaseUnavailableError, or the database's error.
+   * Deletes every expired push and snapshot session with its rows and vacuums the tables of work in
+   * progress (housekeeping.ts). The service does this by itself every 10 seconds once
+   * bootstrapped, off the request path; call it to sweep at another moment. Errors:
+   * DatabaseUnavailableError, or the database's error.
    */
-  sweepExpiredSessions(): Promise<SweepResult>;
+  sweep(): Promise<SweepResult>;
 }
 
 /** Builds the sync runtime over `options.pool`. Call `bootstrap()` before serving. */
@@ -175,16 +176,16 @@ class Runtime implements SyncRuntime {
     return { layout: result.layout };
   }
 
-  sweepExpiredSessions(): Promise<SweepResult> {
+  sweep(): Promise<SweepResult> {
     this.ready();
-    this.sweeping ??= sweepExpiredSessions(this.oneShot).finally(() => (this.sweeping = undefined));
+    this.sweeping ??= sweepChurn(this.oneShot).finally(() => (this.sweeping = undefined));
     return this.sweeping;
   }
 
   /** The timer's sweep: a failure is logged and the next tick tries again. */
   private async sweepInBackground(): Promise<void> {
     try {
-      await this.sweepExpiredSessions();
+      await this.sweep();
     } catch (error) {
       if (error instanceof DatabaseUnavailableError)
         this.logger.warn("housekeeping lost the database", { error });
