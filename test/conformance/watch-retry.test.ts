@@ -446,9 +446,13 @@ describeLive("live conformance: watch, retries and handshake", (server) => {
       status: 200,
       body: { ...(probe.body as object), protocol_version: "v2" },
     });
-    await expect(device.client.pushPending()).rejects.toMatchObject({ code: "protocol_version_mismatch" });
-    expect(device.net.count("push_session_create")).toBe(0);
-    expect(await device.dirtyRows()).toHaveLength(1);
-    expect((await device.client.pushPending()).outcome).toBe("committed");
+    // The app starts again (a running client trusts a check for a minute): resuming the attached
+    // state needs no network, so its first push checks the server and refuses it.
+    const restarted = await device.restart();
+    expect(await restarted.client.attach(user.id)).toMatchObject({ outcome: "resumed_attached_state" });
+    await expect(restarted.client.pushPending()).rejects.toMatchObject({ code: "protocol_version_mismatch" });
+    expect(restarted.net.count("push_session_create")).toBe(0);
+    expect(await restarted.dirtyRows()).toHaveLength(1);
+    expect((await restarted.client.pushPending()).outcome).toBe("committed");
   });
 });

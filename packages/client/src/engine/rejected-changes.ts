@@ -167,7 +167,7 @@ export async function forgetCommittedRejections(
   state: RuntimeState,
   rows: readonly OutboxRow[],
 ): Promise<void> {
-  for (const row of rows) await state.deleteRejection(row.tableName, row.keyJson);
+  await state.deleteRejections(rows);
 }
 
 async function takeRejection(
@@ -185,7 +185,7 @@ async function takeRejection(
       `${operation}: ${managed.name} ${keyJson} has no rejected change`,
     );
   }
-  await state.deleteRejection(entry.tableName, entry.keyJson);
+  await state.deleteRejections([entry]);
   return entry;
 }
 

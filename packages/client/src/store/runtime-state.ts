@@ -413,14 +413,19 @@ export class RuntimeState {
     );
   }
 
-  /** Forgets the rejection of one key (true when there was one). */
-  async deleteRejection(tableName: string, keyJson: string): Promise<boolean> {
-    if (!(await this.hasRejections())) return false;
-    const result = await this.db.run(
-      "DELETE FROM _oversync_rejected_changes WHERE schema_name = ? AND table_name = ? AND key_json = ?",
-      [this.schema.schema, tableName, keyJson],
-    );
-    return result.changes > 0;
+  /** Forgets the rejections of these keys; answers how many there were. */
+  async deleteRejections(keys: readonly { tableName: string; keyJson: string }[]): Promise<number> {
+    // One look for the table, not one per key: a committed bundle may carry many thousand keys.
+    if (keys.length === 0 || !(await this.hasRejections())) return 0;
+    let deleted = 0;
+    for (const { tableName, keyJson } of keys) {
+      const result = await this.db.run(
+        "DELETE FROM _oversync_rejected_changes WHERE schema_name = ? AND table_name = ? AND key_json = ?",
+        [this.schema.schema, tableName, keyJson],
+      );
+      deleted += result.changes;
+    }
+    return deleted;
   }
 
   /** Number of rejected changes. */
