@@ -64,10 +64,10 @@ import {
 } from "./service-options.js";
 import { SWEEP_INTERVAL_MILLIS, type SweepResult, sweep as sweepChurn } from "./housekeeping.js";
 import { type ServiceCounters, readServiceCounters } from "./service-status.js";
+import type { Actor, BundleWatch, ServiceLifecycle, ServiceStatus, SyncService } from "./sync-service.js";
 
 /** How old the counters in a health answer may be. */
 const HEALTH_COUNTERS_MAX_AGE_MILLIS = 10_000;
-import type { Actor, BundleWatch, ServiceLifecycle, ServiceStatus, SyncService } from "./sync-service.js";
 
 /** A SyncService that still has to be bootstrapped before it serves calls. */
 export interface SyncRuntime extends SyncService {
