@@ -150,29 +150,32 @@ describeLive("live conformance: watch, retries and handshake", (server) => {
     await watcher.run("UPDATE _sync_source_state SET next_source_bundle_id = 7 WHERE source_id = ?", [old]);
     await expect(watcher.client.pushPending()).rejects.toMatchObject({ code: "source_recovery_required" });
 
-    // The first stream is refused; the loop's capability check before the second one is held until
-    // the source has rotated (its fallback pull fails locally while recovery is pending).
+    // The first stream is refused and the fallback pull meets the pending recovery, which only the
+    // app can settle: automatic sync pauses (uploads are off: this is about the download loop).
     await failRequests(server, user, { endpoint: "watch", status: 503 });
-    let holdNext = false;
-    let held: () => void = () => undefined;
-    const heldCheck = new Promise<void>((resolve) => (held = resolve));
-    let rotated: () => void = () => undefined;
-    const rotation = new Promise<void>((resolve) => (rotated = resolve));
-    watcher.net.before = async (request) => {
-      if (request.endpoint === "watch") holdNext = true;
-      else if (request.endpoint === "capabilities" && holdNext) {
-        holdNext = false;
-        held();
-        await rotation;
-      }
-    };
     watcher.net.clear();
-    watcher.client.start({ watch: "auto", intervalMillis: NO_POLLING, reconnectMinMillis: 20 });
-    await heldCheck;
+    const paused = new Promise<void>((resolve) => {
+      const off = watcher.client.onStatus((status) => {
+        if (status.automaticSync !== "paused") return;
+        off();
+        resolve();
+      });
+    });
+    watcher.client.start({
+      watch: "auto",
+      intervalMillis: NO_POLLING,
+      reconnectMinMillis: 20,
+      uploads: "off",
+    });
+    await paused;
+    expect(watcher.client.status.lastError).toMatchObject({
+      code: "source_recovery_required",
+      needsApp: true,
+    });
     expect(await watcher.client.rebuild()).toMatchObject({ outcome: "applied_snapshot" });
     const current = (await watcher.attachment()).currentSourceId;
     expect(current).not.toBe(old);
-    rotated();
+    expect(watcher.client.status.automaticSync).toBe("running");
     await eventually("the reopened stream", async () => (await watchSubscribers(server, user)) === 1);
     await watcher.client.stop();
     expect(watcher.net.to("watch").map((request) => request.sourceId)).toEqual([old, current]);

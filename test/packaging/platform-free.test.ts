@@ -47,7 +47,7 @@ function builtinImports(metafile: Metafile): { importer: string; path: string }[
 }
 
 describe("browser bundles", () => {
-  for (const entry of ["@oversync/protocol", "@oversync/client"]) {
+  for (const entry of ["@oversync/protocol", "@oversync/client", "@oversync/react"]) {
     it(`${entry} bundles for --platform=browser with no Node built-in or global`, async () => {
       // esbuild refuses a Node built-in on the browser platform, naming the file that imports it.
       const { text, metafile } = await bundle(`export * from "${entry}";`, "browser", false);
@@ -91,6 +91,7 @@ describe("no Node types", () => {
   const cores = [
     { dir: "packages/protocol/src", nodeOnly: [] },
     { dir: "packages/client/src", nodeOnly: ["drivers/better-sqlite3.ts", "drivers/node-sqlite.ts"] },
+    { dir: "packages/react/src", nodeOnly: [] },
     { dir: "packages/server/src", nodeOnly: ["http/node-listener.ts", "index.ts"] },
   ];
 

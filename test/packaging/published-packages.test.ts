@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { repoRoot } from "../support/readme-support.js";
 
-const PACKAGES = ["protocol", "server", "client", "cli"] as const;
+const PACKAGES = ["protocol", "server", "client", "react", "cli"] as const;
 const skip = process.env.SKIP_PACKED_INSTALL === "1" && process.env.CI !== "true";
 const require = createRequire(import.meta.url);
 
@@ -115,6 +115,7 @@ describe.skipIf(skip)("published packages", () => {
       "@oversync/cli",
       "@oversync/client",
       "@oversync/protocol",
+      "@oversync/react",
       "@oversync/server",
     ]);
     for (const [name, { files }] of tarballs) {
@@ -199,7 +200,7 @@ describe.skipIf(skip)("published packages", () => {
         join(repoRoot, "test/packaging/consumer/require-check.cjs"),
         join(app, "require-check.cjs"),
       );
-      const thirdParty = ["pg", "better-sqlite3", "@types/node", "@types/pg"].map(
+      const thirdParty = ["pg", "better-sqlite3", "@types/node", "@types/pg", "react"].map(
         (name) => `${name}@${workspaceVersion(name)}`,
       );
       // Install scripts are skipped: better-sqlite3's would compile it from source (its prebuilt
@@ -277,6 +278,7 @@ describe.skipIf(skip)("published packages", () => {
         openBetterSqlite3Driver: "function",
         createSyncHandler: "function",
         canonicalJson: "function",
+        useQuery: "function",
         sameModule: true,
       });
     });

@@ -1,11 +1,14 @@
 /**
- * The public client: one per local database. It owns the engine context and runs each public
- * operation exclusively (a concurrent call fails at once with `sync_operation_in_progress`).
+ * The public client: one per local database. It owns the engine context and runs each operation
+ * exclusively. A call made while another call of the app runs fails at once with
+ * `sync_operation_in_progress`, except `sync()`, which queues one follow-up round shared by every
+ * `sync()` made meanwhile; a call that meets an operation of automatic sync waits for it.
  *
  *   const client = createSyncClient({ driver, config, baseUrl, tokenProvider });
  *   await client.open();                       // local only: tables, triggers, source id
  *   await client.attach(userId);               // binds the account (may restore a snapshot)
- *   await client.sync();                       // push pending changes, then pull
+ *   client.start();                            // pushes local writes, downloads remote ones
+ *   client.onStatus((status) => …);            // online, uploading, pending count, last error
  *   client.onTablesChanged(({ tables, origin }) => …);
  *
  * Push, pull, sync, rebuild and syncThenDetach check the server's capabilities and table contract
@@ -13,14 +16,27 @@
  */
 import { supportsBundleChangeWatch } from "@oversync/protocol";
 import type { SyncConfig } from "./config/sync-config.js";
-import type { SqliteDriver } from "./drivers/sqlite-driver.js";
+import type { SqliteDriver, SqliteRow, SqliteValue } from "./drivers/sqlite-driver.js";
 import { OversyncClientError, isClientError } from "./errors.js";
 import {
   type AutomaticDownloadOptions,
   type AutomaticDownloadsHandle,
   startAutomaticDownloads,
 } from "./engine/automatic-downloads.js";
+import {
+  type AutomaticUploadOptions,
+  type AutomaticUploadsHandle,
+  startAutomaticUploads,
+} from "./engine/automatic-uploads.js";
 import { checkedCapabilities, fetchCheckedCapabilities } from "./engine/capability-gate.js";
+import { ConflictEvents, type ConflictListener, type ResolvedConflict } from "./engine/conflict-events.js";
+import {
+  type LiveQuerySource,
+  type QueryListener,
+  type WatchQueryOptions,
+  liveQuery as startLiveQuery,
+  watchQuery as startWatchQuery,
+} from "./engine/live-query.js";
 import { type ConflictResolver, serverWins } from "./engine/conflict-resolvers.js";
 import { claimDatabase, databaseIdentity, releaseDatabase } from "./engine/database-ownership.js";
 import { type EngineContext, type EngineOptions, openStore, toWireInt } from "./engine/engine-context.js";
@@ -55,6 +71,13 @@ import type {
 } from "./engine/results.js";
 import * as gates from "./engine/session-gates.js";
 import { SourceRecoveryRequiredError } from "./engine/sync-errors.js";
+import {
+  type SyncClientStatus,
+  type SyncErrorListener,
+  type SyncFailureSource,
+  type SyncStatusListener,
+  SyncStatusTracker,
+} from "./engine/sync-status.js";
 import { TableChangeTracker, type TablesChangedListener } from "./engine/table-changes.js";
 import type { KeyValue } from "./store/payload-codec.js";
 import { openSyncStore } from "./store/sync-store.js";
@@ -104,11 +127,17 @@ export interface SyncClientOptions {
   readonly transientRetryPolicy?: BackoffPolicy;
   /** Time and randomness of the retry loops (tests pass a fake clock). */
   readonly retryClock?: RetryClock;
-  /** Called on every progress change of long operations. */
+  /**
+   * Called on every progress change of long operations: phases at once, row/byte/bundle counts at
+   * most ten times a second (see also `SyncClient.onProgress`).
+   */
   readonly onProgress?: ProgressListener;
   /** Makes fresh source ids (visible ASCII, unique per database); default random UUIDs. */
   readonly generateSourceId?: () => string;
 }
+
+/** Settings of `start()`: automatic downloads (watch or polling) and automatic uploads. */
+export type AutomaticSyncOptions = AutomaticDownloadOptions & AutomaticUploadOptions;
 
 /** Creates a client; nothing is read or written before `open()`. */
 export function createSyncClient(options: SyncClientOptions): SyncClient {
@@ -120,12 +149,25 @@ export class SyncClient {
   private readonly ctx: EngineContext;
   private readonly driver: SqliteDriver;
   private readonly config: SyncConfig;
-  private busy = false;
-  /** Waiters woken whenever an operation ends (automatic downloads waiting for their turn). */
+  /** Who runs an operation now: one of the app's calls, automatic sync, or nobody. */
+  private holder: "call" | "automatic" | undefined;
+  /** Operations waiting for their turn, oldest first. */
+  private readonly queue: { readonly grant: () => void }[] = [];
+  /** A call of the app is running or waiting for its turn (a second one fails fast). */
+  private callActive = false;
+  /** Waiters woken whenever an operation ends or automatic sync pauses or resumes. */
   private readonly wakers = new Set<() => void>();
   private closed = false;
   private ownership: unknown;
   private downloads: AutomaticDownloadsHandle | undefined;
+  private uploads: AutomaticUploadsHandle | undefined;
+  private readonly statusTracker = new SyncStatusTracker();
+  /** A status refresh is reading the database; `statusRefreshAgain` asks it for another round. */
+  private statusRefreshing = false;
+  private statusRefreshAgain = false;
+  /** The `sync()` running now, and the one follow-up round queued behind it. */
+  private runningSync: Promise<SyncReport> | undefined;
+  private queuedSync: Promise<SyncReport> | undefined;
 
   constructor(options: SyncClientOptions) {
     this.driver = options.driver;
@@ -141,12 +183,26 @@ export class SyncClient {
       resolver: options.resolver ?? serverWins,
       generateSourceId: options.generateSourceId ?? (() => crypto.randomUUID()),
     };
+    const status = this.statusTracker;
+    const fetchImpl = options.fetch;
+    // Every answer, whatever its status, shows the server is reachable; a request without one, not.
+    const observedFetch: typeof globalThis.fetch = async (input, init) => {
+      status.requestStarted();
+      try {
+        const response = await (fetchImpl ?? globalThis.fetch)(input, init);
+        status.responseArrived();
+        return response;
+      } catch (error) {
+        if (!init?.signal?.aborted) status.requestFailed();
+        throw error;
+      }
+    };
     const ctx: EngineContext = {
       transport: createSyncTransport({
         baseUrl: options.baseUrl,
         tokenProvider: options.tokenProvider,
         sourceId: () => ctx.sourceId,
-        ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+        fetch: observedFetch,
         ...(options.timeouts === undefined ? {} : { timeouts: options.timeouts }),
         ...(options.bodyLimits === undefined ? {} : { limits: options.bodyLimits }),
       }),
@@ -154,12 +210,24 @@ export class SyncClient {
       changes: new TableChangeTracker(),
       progress: new ProgressReporter(options.onProgress),
       rejections: new RejectionEvents(),
+      conflicts: new ConflictEvents(),
       store: undefined,
       sourceId: "",
       connected: false,
       capabilities: undefined,
     };
     this.ctx = ctx;
+    ctx.progress.subscribe((progress) => {
+      const phase = progress.state === "active" ? progress.phase : undefined;
+      status.update({
+        uploading: phase === "pushing" || phase === "seeding",
+        downloading:
+          phase === "pulling" || phase === "staging_remote_state" || phase === "applying_remote_state",
+      });
+    });
+    ctx.changes.subscribe((change) => {
+      if (change.origin === "local") this.refreshStatus();
+    });
   }
 
   /** The latest progress of a long operation. */
@@ -188,6 +256,7 @@ export class SyncClient {
         this.driver,
         store.schema.tables.map((table) => ({ name: table.name, sqlName: table.sqlName })),
       );
+      this.refreshStatus();
     });
   }
 
@@ -221,9 +290,12 @@ export class SyncClient {
     });
   }
 
-  /** Uploads pending local changes as one bundle and replays the committed result locally. */
+  /**
+   * Uploads pending local changes as one bundle and replays the committed result locally. The
+   * report lists the push conflicts the resolver settled (`conflicts`).
+   */
   pushPending(): Promise<PushReport> {
-    return this.syncOperation("push_pending", async () => {
+    return this.syncOperationWithConflicts<PushReport>("push_pending", async () => {
       await this.gate("pushPending()", true);
       const outcome = await pushPending(this.ctx);
       return { outcome, syncStatus: await gates.readSyncStatus(this.ctx) };
@@ -238,12 +310,41 @@ export class SyncClient {
     });
   }
 
-  /** Pushes pending changes, then pulls (or recovers the checkpoint while a rebuild is required). */
+  /**
+   * Pushes pending changes, then pulls (or recovers the checkpoint while a rebuild is required).
+   * The report lists the push conflicts the resolver settled (`conflicts`). Called while a `sync()`
+   * runs, it queues one follow-up round (shared by every `sync()` made meanwhile), so the answer
+   * covers every write made before the call; it waits for a running automatic operation, and fails
+   * with `sync_operation_in_progress` while another call of the app runs.
+   */
   sync(): Promise<SyncReport> {
-    return this.syncOperation("sync", async () => {
+    if (this.queuedSync !== undefined) return this.queuedSync;
+    const running = this.runningSync;
+    if (running === undefined) return this.startSync();
+    const queued = running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        this.queuedSync = undefined;
+        return this.startSync();
+      });
+    this.queuedSync = queued;
+    return queued;
+  }
+
+  private startSync(): Promise<SyncReport> {
+    const run = this.syncOperationWithConflicts<SyncReport>("sync", async () => {
       await this.gate("sync()", true);
       return lifecycle.syncRound(this.ctx);
     });
+    this.runningSync = run;
+    const clear = () => {
+      if (this.runningSync === run) this.runningSync = undefined;
+    };
+    run.then(clear, clear);
+    return run;
   }
 
   /**
@@ -327,30 +428,37 @@ export class SyncClient {
     return this.exclusive(async () => {
       await this.stop();
       await lifecycle.uninstallSync(this.ctx);
-      await this.release();
+      await this.releaseDatabase();
     });
   }
 
-  /** Starts automatic downloads (watch or polling) in the background; see AutomaticDownloadOptions. */
-  start(options?: AutomaticDownloadOptions): void {
+  // ---- Automatic sync and status ----------------------------------------------------------------
+
+  /**
+   * Keeps the database in sync in the background until `stop()`: local writes to synced tables are
+   * pushed shortly after they commit (see AutomaticUploadOptions; `uploads: "off"` leaves pushing to
+   * the app), and remote changes are downloaded as the server announces them, or by polling (see
+   * AutomaticDownloadOptions). Both wait until `attach` has bound the database. Failures are retried
+   * with backoff and reach `onError` and `status.lastError`; one only the app can fix (401, 403,
+   * rebuild or source recovery needed) pauses automatic sync (`status.automaticSync` "paused") until
+   * a call of the app succeeds or `start()` is called again.
+   */
+  start(options: AutomaticSyncOptions = {}): void {
     if (this.closed) throw closedError();
     openStore(this.ctx, "start()");
-    if (this.downloads !== undefined) return;
+    if (this.downloads !== undefined) {
+      this.resumeAutomatic();
+      return;
+    }
+    this.setAutomatic("running");
     this.downloads = startAutomaticDownloads(
       {
-        whenAttached: (signal) => this.waitUntil(() => this.ctx.connected, signal),
+        whenAttached: (signal) => this.waitUntil(() => this.automaticReady(), signal),
         pull: async (signal) => {
-          for (;;) {
-            await this.waitUntil(() => this.ctx.connected && !this.busy, signal);
-            if (signal.aborted) return;
-            try {
-              await this.pullToStable();
-              return;
-            } catch (error) {
-              // Another call started first: pull once it is done.
-              if (!isClientError(error, "sync_operation_in_progress")) throw error;
-            }
-          }
+          await this.automatic("pull_to_stable", "automatic_download", signal, async () => {
+            await this.gate("pullToStable()", true);
+            await pullToStable(this.ctx);
+          });
         },
         supportsWatch: async (signal) =>
           supportsBundleChangeWatch(await this.ctx.transport.capabilities({ signal })),
@@ -363,14 +471,148 @@ export class SyncClient {
       },
       options,
     );
+    if (options.uploads === "off") return;
+    this.uploads = startAutomaticUploads(
+      {
+        whenReady: (signal) => this.waitUntil(() => this.automaticReady(), signal),
+        hasPendingChanges: async () =>
+          (await openStore(this.ctx, "automatic uploads").read(gates.pendingSyncStatus)).hasPendingSyncData,
+        push: (signal) =>
+          this.automatic("push_pending", "automatic_upload", signal, async () => {
+            await this.gate("pushPending()", true);
+            await pushPending(this.ctx);
+          }),
+        onLocalChange: (listener) =>
+          this.ctx.changes.subscribe((change) => {
+            if (change.origin === "local") listener();
+          }),
+        onOnline: (listener) => this.statusTracker.subscribeOnline(listener),
+      },
+      options,
+    );
   }
 
-  /** Stops automatic downloads and waits until the loop has ended. */
+  /** Stops automatic sync and waits until its loops have ended (a running request completes first). */
   async stop(): Promise<void> {
     const downloads = this.downloads;
+    const uploads = this.uploads;
     this.downloads = undefined;
-    await downloads?.stop();
+    this.uploads = undefined;
+    if (downloads !== undefined) this.setAutomatic("off");
+    await Promise.all([downloads?.stop(), uploads?.stop()]);
   }
+
+  /** The client's status now (plain JSON; see `onStatus`). */
+  get status(): SyncClientStatus {
+    return this.statusTracker.status;
+  }
+
+  /**
+   * Calls `listener` with each new status: connection, uploading and downloading, pending change
+   * count, last synced time, last error, rebuild and source-recovery flags. Returns the function
+   * that removes the listener.
+   */
+  onStatus(listener: SyncStatusListener): () => void {
+    return this.statusTracker.subscribe(listener);
+  }
+
+  /**
+   * Calls `listener` with each failure of automatic sync (the app's own calls throw theirs), with a
+   * plain-JSON description that says whether it waits for the app (`needsApp`). Returns the
+   * function that removes the listener.
+   */
+  onError(listener: SyncErrorListener): () => void {
+    return this.statusTracker.subscribeErrors(listener);
+  }
+
+  /**
+   * Calls `listener` after each push conflict the resolver settled (the default `serverWins`
+   * discards the local change: `resolution` "server_won", the local values in `localValues`). The
+   * same conflicts are listed in the report of the push or sync that met them. Returns the
+   * function that removes the listener.
+   */
+  onConflict(listener: ConflictListener): () => void {
+    return this.ctx.conflicts.subscribe(listener);
+  }
+
+  /**
+   * Calls `listener` on every progress change (as the `onProgress` option does): phases, and row,
+   * byte and bundle counts at most ten times a second. Returns the function that removes the
+   * listener.
+   */
+  onProgress(listener: ProgressListener): () => void {
+    return this.ctx.progress.subscribe(listener);
+  }
+
+  /**
+   * Runs one operation of automatic sync once it is ready and its turn comes; failures are
+   * reported, then thrown. False when it did not run (stopped, or no longer ready when its turn came).
+   */
+  private async automatic(
+    operation: SyncOperationName,
+    source: SyncFailureSource,
+    signal: AbortSignal,
+    body: () => Promise<void>,
+  ): Promise<boolean> {
+    await this.waitUntil(() => this.automaticReady(), signal);
+    if (signal.aborted || !(await this.acquire("automatic", signal))) return false;
+    try {
+      // Detached, closed or paused while waiting: nothing to do now.
+      if (!this.automaticReady() || this.closed) return false;
+      await this.runOperation(operation, body, source);
+      return true;
+    } catch (error) {
+      this.ctx.capabilities = undefined;
+      throw error;
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Attached in this process, and automatic sync neither off nor paused. */
+  private automaticReady(): boolean {
+    return this.ctx.connected && this.statusTracker.status.automaticSync === "running";
+  }
+
+  private setAutomatic(state: SyncClientStatus["automaticSync"]): void {
+    this.statusTracker.update({ automaticSync: state });
+    this.wakeAll();
+  }
+
+  /** After the app acted (a call succeeded, or `start()` again), a paused automatic sync resumes. */
+  private resumeAutomatic(): void {
+    if (this.statusTracker.status.automaticSync === "paused") this.setAutomatic("running");
+  }
+
+  /** Counts pending changes and reads the recovery flags again (coalesced; never blocks an operation). */
+  private refreshStatus(): void {
+    this.statusRefreshAgain = true;
+    const store = this.ctx.store;
+    if (this.statusRefreshing || store === undefined || this.closed) return;
+    this.statusRefreshing = true;
+    void (async () => {
+      try {
+        while (this.statusRefreshAgain && !this.closed) {
+          this.statusRefreshAgain = false;
+          const { pending, info } = await store.read(async (state) => ({
+            pending: await gates.pendingSyncStatus(state),
+            info: await gates.sourceInfo(state),
+          }));
+          this.statusTracker.update({
+            pendingChangeCount: Number(pending.pendingRowCount),
+            rebuildRequired: info.rebuildRequired,
+            sourceRecoveryRequired: info.sourceRecoveryRequired,
+          });
+        }
+      } catch {
+        // The database went away (closed by the app); the status keeps its last counts.
+      } finally {
+        this.statusRefreshing = false;
+      }
+    })();
+  }
+
+  // ---- end of automatic sync and status ---------------------------------------------------------
 
   /**
    * Calls `listener` after application tables changed: `sync` once an authoritative apply (pull,
@@ -379,6 +621,39 @@ export class SyncClient {
    */
   onTablesChanged(listener: TablesChangedListener): () => void {
     return this.ctx.changes.subscribe(listener);
+  }
+
+  /**
+   * A live query: runs `sql` now and again whenever a table it reads changes (local writes and
+   * applied sync alike, seen once the client is open), coalescing bursts, one run at a time, so the
+   * last result delivered is never older than the last change. The tables come from SQLite's plan
+   * of the query (`options.tables` overrides). Returns the function that stops it.
+   */
+  watchQuery<R = SqliteRow>(
+    sql: string,
+    params: readonly SqliteValue[],
+    listener: QueryListener<R>,
+    options?: WatchQueryOptions,
+  ): () => void {
+    if (this.closed) throw closedError();
+    return startWatchQuery(this.liveSource(), sql, params, listener, options);
+  }
+
+  /**
+   * `watchQuery` as an async iterator of results (`for await (const rows of client.liveQuery(…))`);
+   * `break`, `return()` or the signal's abort ends it, and a failed run throws from it.
+   */
+  liveQuery<R = SqliteRow>(
+    sql: string,
+    params: readonly SqliteValue[],
+    options?: WatchQueryOptions,
+  ): AsyncIterableIterator<R[], undefined, undefined> {
+    if (this.closed) throw closedError();
+    return startLiveQuery(this.liveSource(), sql, params, options);
+  }
+
+  private liveSource(): LiveQuerySource {
+    return { db: this.driver, subscribe: (listener) => this.ctx.changes.subscribe(listener) };
   }
 
   /**
@@ -392,22 +667,22 @@ export class SyncClient {
   }
 
   /**
-   * Stops automatic downloads and releases the database for another client. The database itself
-   * stays open. Fails with `sync_operation_in_progress` while an operation runs.
+   * Stops automatic sync and releases the database for another client. The database itself stays
+   * open. Fails with `sync_operation_in_progress` while an operation runs.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.stop();
-    if (this.busy) throw inProgressError();
-    this.busy = true;
+    if (this.callActive || this.holder !== undefined) throw inProgressError();
+    this.callActive = true;
     try {
-      await this.release();
+      await this.releaseDatabase();
     } finally {
-      this.busy = false;
+      this.callActive = false;
     }
   }
 
-  private async release(): Promise<void> {
+  private async releaseDatabase(): Promise<void> {
     this.closed = true;
     this.ctx.connected = false;
     if (this.ctx.store !== undefined) await this.ctx.changes.uninstall(this.driver);
@@ -430,29 +705,103 @@ export class SyncClient {
   }
 
   private syncOperation<T>(operation: SyncOperationName, body: () => Promise<T>): Promise<T> {
+    return this.exclusive(() => this.runOperation(operation, body, "call"));
+  }
+
+  /** A push or sync call whose report lists the conflicts settled in all its attempts. */
+  private async syncOperationWithConflicts<R extends { readonly conflicts: readonly ResolvedConflict[] }>(
+    operation: SyncOperationName,
+    body: () => Promise<Omit<R, "conflicts">>,
+  ): Promise<R> {
+    const { result, conflicts } = await this.exclusive(() =>
+      this.ctx.conflicts.collect(() => this.runOperation(operation, body, "call")),
+    );
+    return { ...result, conflicts } as unknown as R;
+  }
+
+  /** Runs a sync operation with the whole-operation retry and progress, and tells the status. */
+  private async runOperation<T>(
+    operation: SyncOperationName,
+    body: () => Promise<T>,
+    source: SyncFailureSource,
+  ): Promise<T> {
     const policy = this.ctx.options.transientRetryPolicy;
     // With retries disabled the failure itself is the answer, not a one-attempt exhaustion.
     const attempt =
       policy.maxAttempts <= 1
         ? body
         : () => withTransientRetry(body, { operation, policy, clock: this.ctx.options.retryClock });
-    return this.exclusive(() => this.ctx.progress.run(operation, attempt));
-  }
-
-  private async exclusive<T>(body: () => Promise<T>): Promise<T> {
-    if (this.closed) throw closedError();
-    if (this.busy) throw inProgressError();
-    this.busy = true;
     try {
-      return await body();
+      const result = await this.ctx.progress.run(operation, attempt);
+      this.statusTracker.succeeded();
+      if (source === "call") this.resumeAutomatic();
+      return result;
     } catch (error) {
-      // Any failure may mean the server changed; the next gate checks it again.
-      this.ctx.capabilities = undefined;
+      // A download meeting a frozen bundle waits for the upload that is retrying it.
+      if (!(source === "automatic_download" && isClientError(error, "pending_push_replay"))) {
+        this.statusTracker.failed(error, source);
+      }
       throw error;
     } finally {
-      this.busy = false;
-      for (const wake of [...this.wakers]) wake();
+      this.refreshStatus();
     }
+  }
+
+  /** Runs one call of the app: fails fast while another call runs, waits for automatic sync. */
+  private async exclusive<T>(body: () => Promise<T>): Promise<T> {
+    if (this.closed) throw closedError();
+    if (this.callActive) throw inProgressError();
+    this.callActive = true;
+    try {
+      await this.acquire("call");
+      try {
+        if (this.closed) throw closedError();
+        return await body();
+      } catch (error) {
+        // Any failure may mean the server changed; the next gate checks it again.
+        this.ctx.capabilities = undefined;
+        throw error;
+      } finally {
+        this.release();
+      }
+    } finally {
+      this.callActive = false;
+    }
+  }
+
+  /** Waits for the turn to run an operation (first come, first served); false when `signal` aborted first. */
+  private acquire(holder: "call" | "automatic", signal?: AbortSignal): Promise<boolean> {
+    if (this.holder === undefined && this.queue.length === 0) {
+      this.holder = holder;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        const index = this.queue.indexOf(entry);
+        if (index >= 0) this.queue.splice(index, 1);
+        resolve(false);
+      };
+      const entry = {
+        grant: () => {
+          signal?.removeEventListener("abort", onAbort);
+          this.holder = holder;
+          resolve(true);
+        },
+      };
+      this.queue.push(entry);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Ends the running operation: the next in line runs, waiters re-check their conditions. */
+  private release(): void {
+    this.holder = undefined;
+    this.queue.shift()?.grant();
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.wakers]) wake();
   }
 
   /** Resolves once `ready()` holds (checked whenever an operation ends), or when `signal` aborts. */

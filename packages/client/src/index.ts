@@ -4,7 +4,7 @@
  * one loads no native code and no Node built-in. The store, transport and engine modules are
  * internal; packages/client/api/index.api.md lists this surface with its signatures.
  */
-export { SyncClient, type SyncClientOptions, createSyncClient } from "./client.js";
+export { type AutomaticSyncOptions, SyncClient, type SyncClientOptions, createSyncClient } from "./client.js";
 export type { SyncConfig, SyncTableConfig } from "./config/sync-config.js";
 
 // What the client's calls answer.
@@ -36,12 +36,35 @@ export {
   mergeRows,
   serverWins,
 } from "./engine/conflict-resolvers.js";
+export type {
+  ConflictListener,
+  ConflictOutcome,
+  ResolvedConflict,
+  WireRowValues,
+} from "./engine/conflict-events.js";
 export type { KeyValue, RowValues } from "./store/payload-codec.js";
 export type { RowOp, WireKey } from "@oversync/protocol";
 
 // Listeners and tuning.
 export type { AutomaticDownloadOptions } from "./engine/automatic-downloads.js";
-export type { ProgressListener, SyncOperationName, SyncPhase, SyncProgress } from "./engine/progress.js";
+export type { AutomaticUploadOptions } from "./engine/automatic-uploads.js";
+export type {
+  ProgressCount,
+  ProgressListener,
+  SyncOperationName,
+  SyncPhase,
+  SyncProgress,
+} from "./engine/progress.js";
+export type {
+  AutomaticSyncState,
+  ConnectionState,
+  SyncClientStatus,
+  SyncErrorInfo,
+  SyncErrorListener,
+  SyncFailureSource,
+  SyncStatusListener,
+} from "./engine/sync-status.js";
+export type { QueryListener, WatchQueryOptions } from "./engine/live-query.js";
 export type { ChangeRejectedListener, RejectedChange } from "./engine/rejected-changes.js";
 export type { TableChangeOrigin, TablesChanged, TablesChangedListener } from "./engine/table-changes.js";
 export {

@@ -5,6 +5,7 @@ const client = require("@oversync/client");
 const betterSqlite3 = require("@oversync/client/better-sqlite3");
 const server = require("@oversync/server");
 const protocol = require("@oversync/protocol");
+const react = require("@oversync/react");
 
 import("@oversync/client").then((imported) => {
   console.log(
@@ -13,6 +14,7 @@ import("@oversync/client").then((imported) => {
       openBetterSqlite3Driver: typeof betterSqlite3.openBetterSqlite3Driver,
       createSyncHandler: typeof server.createSyncHandler,
       canonicalJson: typeof protocol.canonicalJson,
+      useQuery: typeof react.useQuery,
       sameModule: imported.OversyncClientError === client.OversyncClientError,
     }),
   );

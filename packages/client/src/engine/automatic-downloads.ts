@@ -68,8 +68,8 @@ export function startAutomaticDownloads(
   let stream: { close(): void } | undefined;
   let watchAllowed = options.watch !== "off";
 
-  // Every failure (a running operation, a database not attached yet, a server error) is retried on
-  // a later round; the application sees errors of its own explicit calls only.
+  // Every failure (a database not attached yet, a server error) is retried on a later round; the
+  // host reports it to the app (the client's status and onError) before the pull rejects.
   const pullQuietly = async (): Promise<boolean> => {
     try {
       await host.pull(signal);

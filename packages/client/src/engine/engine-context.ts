@@ -9,6 +9,7 @@ import type { ApplyState } from "../store/app-rows.js";
 import type { BackoffPolicy, RetryClock } from "../transport/retry-policy.js";
 import type { SyncTransport } from "../transport/sync-transport.js";
 import { OversyncClientError } from "../errors.js";
+import type { ConflictEvents } from "./conflict-events.js";
 import type { ConflictResolver } from "./conflict-resolvers.js";
 import type { ProgressReporter } from "./progress.js";
 import type { RejectionEvents } from "./rejected-changes.js";
@@ -41,6 +42,7 @@ export interface EngineContext {
   readonly changes: TableChangeTracker;
   readonly progress: ProgressReporter;
   readonly rejections: RejectionEvents;
+  readonly conflicts: ConflictEvents;
   /** Set by `open()`. */
   store: SyncStore | undefined;
   /** The source id requests carry; switches only after a rotation commits. */

@@ -165,6 +165,11 @@ export async function detach(ctx: EngineContext): Promise<DetachResult> {
 
 /** One sync round: push then pull, or checkpoint recovery while the rebuild gate is set. */
 export async function syncRound(ctx: EngineContext): Promise<SyncReport> {
+  const { result, conflicts } = await ctx.conflicts.collect(() => pushThenPull(ctx));
+  return { ...result, conflicts };
+}
+
+async function pushThenPull(ctx: EngineContext): Promise<Omit<SyncReport, "conflicts">> {
   if (await checkpointRecoveryRequired(ctx)) {
     const remote = await recoverCheckpoint(ctx);
     return withRestore(
@@ -251,6 +256,9 @@ function anonymousAttachment(sourceId: string) {
   };
 }
 
-function withRestore(report: Omit<SyncReport, "restore">, restore: SyncReport["restore"]): SyncReport {
+function withRestore(
+  report: Omit<SyncReport, "restore" | "conflicts">,
+  restore: SyncReport["restore"],
+): Omit<SyncReport, "conflicts"> {
   return restore === undefined ? report : { ...report, restore };
 }

@@ -55,6 +55,8 @@ async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" 
   const start = toWireInt(initial, "last_bundle_seq_seen");
   let after = start;
   let target = 0;
+  let bundlesDone = 0;
+  let rowsDone = 0;
   for (;;) {
     const page = await ctx.transport.pull({
       afterBundleSeq: after,
@@ -67,6 +69,15 @@ async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" 
         "invalid_response",
         `pull response stable bundle seq changed from ${target} to ${page.stable_bundle_seq}`,
       );
+    }
+    // Sequence numbers may skip values, so before the last page the total is an upper bound.
+    let index = 0;
+    const bundles = (): { done: number; total: number } => ({
+      done: bundlesDone,
+      total: bundlesDone + (page.has_more ? Math.max(target - after, 0) : page.bundles.length - index),
+    });
+    if (page.bundles.length > 0 || bundlesDone === 0) {
+      ctx.progress.count({ bundles: bundles(), rows: { done: rowsDone } });
     }
     for (const bundle of page.bundles) {
       const rows = bundle.rows.map((row) => decodeAuthoritativeRow(store.schema, row));
@@ -88,6 +99,10 @@ async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" 
         }
       });
       after = bundle.bundle_seq;
+      bundlesDone++;
+      rowsDone += rows.length;
+      index++;
+      ctx.progress.count({ bundles: bundles(), rows: { done: rowsDone } });
     }
     if (after >= target) {
       return after === start && target === start ? "already_at_target" : "applied_incremental";

@@ -23,10 +23,12 @@ import {
   decodeWirePayload,
   keyValueOfLocalKeyJson,
   localKeyJson,
+  wirePayloadOfValues,
 } from "../store/payload-codec.js";
 import type { OutboxRow } from "../store/runtime-state.js";
 import type { ManagedTable } from "../store/table-metadata.js";
 import { serverCanonicalJson } from "./authoritative-rows.js";
+import type { ConflictOutcome, ResolvedConflict } from "./conflict-events.js";
 import type { ConflictContext, ConflictResolution } from "./conflict-resolvers.js";
 import { type EngineContext, applyAuthoritatively, openStore } from "./engine-context.js";
 import { type Outbox, returnOutboxToQueue } from "./push-freeze.js";
@@ -100,7 +102,37 @@ export async function resolvePushConflict(
       });
     }
   });
+  ctx.conflicts.record(resolvedConflict(context, resolution!, table, plan));
   return true;
+}
+
+const OUTCOMES: Readonly<Record<ConflictResolution["kind"], ConflictOutcome>> = {
+  accept_server: "server_won",
+  keep_local: "client_won",
+  keep_merged: "merged",
+};
+
+/** The settled conflict as the report and the listeners see it (wire-form values). */
+function resolvedConflict(
+  context: ConflictContext,
+  resolution: ConflictResolution,
+  table: ManagedTable,
+  plan: ConflictPlan,
+): ResolvedConflict {
+  const wire = (values: RowValues | null) => (values === null ? null : wirePayloadOfValues(table, values));
+  return {
+    schema: context.schema,
+    table: context.table,
+    key: context.key,
+    resolution: OUTCOMES[resolution.kind],
+    localOp: context.localOp,
+    localValues: wire(context.localRow),
+    serverValues: wire(context.serverRow),
+    ...(resolution.kind === "keep_merged" && plan.local.kind === "upsert"
+      ? { mergedValues: wirePayloadOfValues(table, plan.local.row) }
+      : {}),
+    serverRowVersion: Number(context.serverRowVersion),
+  };
 }
 
 /** The plan for `resolution`, or why it is invalid. */

@@ -45,6 +45,7 @@ export async function uploadAndCommit(
   const pushId = created.push_id;
   try {
     const schema = openStore(ctx, "push").schema.schema;
+    ctx.progress.count({ rows: { done: 0, total: rows.length } });
     for (const [start, end] of uploadChunks(ctx, rows)) {
       const chunk = rows.slice(start, end).map(
         (row): PushRowInput => ({
@@ -59,6 +60,7 @@ export async function uploadAndCommit(
         }),
       );
       await ctx.transport.uploadPushChunk({ pushId, startRowOrdinal: start, rows: chunk });
+      ctx.progress.count({ rows: { done: end, total: rows.length } });
     }
     const committed = await ctx.transport.commitPushSession({ pushId, sourceBundleId });
     return committed;

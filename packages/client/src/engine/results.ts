@@ -3,6 +3,7 @@
  * and are bigint; `retryAfterSeconds` comes from the wire and is a number.
  */
 import type { SOURCE_REPLACEMENT_REASONS } from "@oversync/protocol";
+import type { ResolvedConflict } from "./conflict-events.js";
 
 /** Why the server refused a source's stream (the four source-recovery codes). */
 export type SourceRecoveryReason = (typeof SOURCE_REPLACEMENT_REASONS)[number];
@@ -73,6 +74,8 @@ export type PushOutcome = "no_change" | "committed";
 export interface PushReport {
   readonly outcome: PushOutcome;
   readonly syncStatus: SyncStatus;
+  /** The push conflicts the resolver settled, oldest first (see `SyncClient.onConflict`). */
+  readonly conflicts: readonly ResolvedConflict[];
 }
 
 /** What a download did. */
@@ -91,6 +94,8 @@ export interface SyncReport {
   readonly remoteOutcome: RemoteSyncOutcome;
   readonly syncStatus: SyncStatus;
   readonly restore?: RestoreSummary;
+  /** The push conflicts the resolver settled, oldest first (see `SyncClient.onConflict`). */
+  readonly conflicts: readonly ResolvedConflict[];
 }
 
 /** The result of `syncThenDetach()`. */

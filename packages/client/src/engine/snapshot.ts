@@ -96,6 +96,11 @@ async function stageSnapshot(
   const fail = (message: string) => new ProtocolViolationError("invalid_snapshot_chunk", message);
   let rowsSoFar = 0;
   let bytesSoFar = 0;
+  const counts = () => ({
+    rows: { done: rowsSoFar, total: session.row_count },
+    bytes: { done: bytesSoFar, total: session.byte_count },
+  });
+  ctx.progress.count(counts());
   for (;;) {
     const chunk = await withSnapshotCapacityRetry(
       () =>
@@ -129,6 +134,7 @@ async function stageSnapshot(
     await store.write((state) => state.stageSnapshotRows(staged));
     rowsSoFar += chunk.rows.length;
     bytesSoFar += chunk.byte_count;
+    ctx.progress.count(counts());
     if (rowsSoFar > session.row_count || bytesSoFar > session.byte_count) {
       throw fail(
         `snapshot chunks run past the session's row_count ${session.row_count} / byte_count ${session.byte_count}`,
@@ -188,6 +194,8 @@ export async function applyStagedSnapshot(
     if (mode.kind === "keep_source" || mode.kind === "remote_replace") await clearOutbox(state);
 
     let applied = 0n;
+    const total = session.row_count;
+    ctx.progress.count({ rows: { done: 0, total } });
     for (let after = 0n; ; ) {
       const page = await state.listSnapshotStage(session.snapshot_id, after, batch);
       for (const row of page) {
@@ -201,6 +209,7 @@ export async function applyStagedSnapshot(
         });
       }
       applied += BigInt(page.length);
+      ctx.progress.count({ rows: { done: Number(applied), total } });
       const last = page.at(-1);
       if (last === undefined || page.length < batch) break;
       after = last.rowOrdinal;
