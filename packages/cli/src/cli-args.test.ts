@@ -92,7 +92,7 @@ describe("oversync command line", () => {
   });
 
   it.each([
-    [["bench"], /unknown command "bench"/],
+    [["benchmark"], /unknown command "benchmark"/],
     [["serve", "--prot", "1"], /Unknown option '--prot'/],
     [["serve", "extra"], /positional/],
     [["serve", "--port"], /argument missing/],

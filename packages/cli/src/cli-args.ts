@@ -1,5 +1,6 @@
 /** The command line of `oversync`: subcommands, their flags, and the help texts. */
 import { parseArgs } from "node:util";
+import { BENCH_HELP, type BenchArgs, parseBenchArgs } from "./bench/bench-args.js";
 import { CliError } from "./cli-error.js";
 import { DEFAULT_TOKEN_TTL_SECONDS } from "./jwt-auth.js";
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from "./request-timeouts.js";
@@ -34,7 +35,8 @@ export type CliCommand =
   | { readonly kind: "help"; readonly text: string }
   | { readonly kind: "version" }
   | { readonly kind: "serve"; readonly args: ServeArgs }
-  | { readonly kind: "simulate"; readonly args: SimulateArgs };
+  | { readonly kind: "simulate"; readonly args: SimulateArgs }
+  | { readonly kind: "bench"; readonly args: BenchArgs };
 
 /** Where PGlite keeps its files unless --data-dir says otherwise. */
 export const DEFAULT_DATA_DIR = "./.oversync/data";
@@ -44,6 +46,7 @@ export const MAIN_HELP = `Usage: oversync <command> [options]
 Commands:
   serve      Run the reference sync server on embedded PGlite or PostgreSQL.
   simulate   Run multi-device scenarios against a sync server and report what broke.
+  bench      Measure sync against this machine's limits on PostgreSQL and SQLite.
 
 Options:
   -v, --version   Print the version
@@ -135,6 +138,10 @@ export function parseCommandLine(argv: readonly string[]): CliCommand {
   if (command === "simulate") {
     const args = parseSimulateArgs(rest);
     return args === null ? { kind: "help", text: SIMULATE_HELP } : { kind: "simulate", args };
+  }
+  if (command === "bench") {
+    const args = parseBenchArgs(rest);
+    return args === null ? { kind: "help", text: BENCH_HELP } : { kind: "bench", args };
   }
   throw new CliError(
     "usage",

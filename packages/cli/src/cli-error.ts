@@ -27,7 +27,9 @@ export type CliErrorCode =
   /** A PGlite client was used or released after it was released. */
   | "client_released"
   /** A LISTEN channel name outside the portable form. */
-  | "invalid_channel";
+  | "invalid_channel"
+  /** `oversync bench --chart` was given a file that is not the results of a bench run. */
+  | "invalid_results_file";
 
 /** A CLI failure with its stable code. */
 export class CliError extends Error {

@@ -1,3 +1,4 @@
+export type { BenchArgs, BenchScenarioName, BenchSizes } from "./bench/bench-args.js";
 export { CliError, type CliErrorCode } from "./cli-error.js";
 export { EXAMPLE_CLIENT_CONFIG, exampleClientSchemaSql } from "./example-client-schema.js";
 export { type DataDirLock, lockDataDir } from "./data-dir-lock.js";

@@ -1,8 +1,10 @@
 /**
  * The `oversync` program: parses the command line, runs the command, and turns its outcome into an
  * exit code (0 done, 1 failed, 2 bad command line). `serve` runs until SIGINT or SIGTERM; a second
- * signal during shutdown exits at once with 1. `simulate` exits 1 when any scenario failed.
+ * signal during shutdown exits at once with 1. `simulate` exits 1 when any scenario failed, `bench`
+ * when any scenario could not run.
  */
+import { runBench } from "./bench/runner.js";
 import { type CliCommand, parseCommandLine } from "./cli-args.js";
 import { CliError } from "./cli-error.js";
 import { EXAMPLE_PRESETS } from "./example-presets.js";
@@ -32,6 +34,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   if (command.kind === "simulate") {
     try {
       return (await runSimulation(command.args)).failed === 0 ? 0 : 1;
+    } catch (error) {
+      return fail(error, 1);
+    }
+  }
+  if (command.kind === "bench") {
+    try {
+      return await runBench(command.args, { command: ["oversync", ...argv].join(" "), env });
     } catch (error) {
       return fail(error, 1);
     }
