@@ -34,15 +34,28 @@ export interface LiveServer {
   readonly description: string;
 }
 
+/** When a live suite runs, and what a skipped one tells the reader to set. */
+export interface LiveGate {
+  readonly enabled: boolean;
+  readonly hint: string;
+}
+
+const CONFORMANCE_GATE: LiveGate = {
+  enabled: liveEnabled,
+  hint: `set ${LIVE_GATE}=true to run the live conformance suite`,
+};
+
 /**
- * Declares a live suite: skipped with a message unless the gate is on (a skipped suite is never
+ * Declares a live suite: skipped with a message unless `gate` is on (a skipped suite is never
  * counted as passing); otherwise `body` runs with the file's server.
  */
-export function describeLive(name: string, body: (server: LiveServer) => void): void {
-  if (!liveEnabled) {
-    console.warn(`${name}: skipped; set ${LIVE_GATE}=true to run the live conformance suite`);
-  }
-  describe.skipIf(!liveEnabled)(name, () => {
+export function describeLive(
+  name: string,
+  body: (server: LiveServer) => void,
+  gate: LiveGate = CONFORMANCE_GATE,
+): void {
+  if (!gate.enabled) console.warn(`${name}: skipped; ${gate.hint}`);
+  describe.skipIf(!gate.enabled)(name, () => {
     body(useLiveServer());
   });
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { EXAMPLE_TABLES } from "@oversync/cli";
 import type { SqliteValue } from "@oversync/client";
-import { afterEach, beforeEach, describe, expect } from "vitest";
+import { afterEach, beforeEach, expect } from "vitest";
 import type { Device, DeviceFactory, DeviceOptions } from "../conformance/live-device.js";
 import { LIVE_GATE, type LiveServer, describeLive, liveEnabled } from "../conformance/live-server.js";
 import type { LiveUser } from "../conformance/server-calls.js";
@@ -49,35 +49,33 @@ export const SMALL_LIMITS = {
   snapshotChunkRows: HEAVY.chunk,
 } as const satisfies DeviceOptions;
 
-/** A server placeholder for a skipped suite: its hooks never run, so nothing reads it. */
-const NOT_STARTED: LiveServer = { url: "", hooks: false, description: "not started (heavy suite skipped)" };
-
 /**
- * Declares a heavy suite: the live suite's describeLive (server found or started, conformance
- * gate) behind the second gate. Skipped with a message otherwise; a skipped test never counts as
- * passing. Every test's elapsed time is printed as "heavy group <N name>: N.N s".
+ * Declares a heavy suite: the live suite's describeLive (server found or started) behind both
+ * gates, skipped with a message otherwise (a skipped test never counts as passing). Every test's
+ * elapsed time is printed as "heavy group <N name>: N.N s".
  */
 export function describeHeavy(name: string, body: (server: LiveServer) => void): void {
-  if (!heavyEnabled) {
-    console.warn(
-      `${name}: skipped; set ${LIVE_GATE}=true and ${HEAVY_GATE}=true to run the heavy suite (npm run heavy)`,
-    );
-    describe.skip(name, () => body(NOT_STARTED));
-    return;
-  }
-  describeLive(name, (server) => {
-    let started = 0;
-    beforeEach(() => {
-      started = performance.now();
-    });
-    afterEach((context) => {
-      const seconds = (performance.now() - started) / 1000;
-      // Titles read "group N <parity group>: <what it shows>"; the label is the part before the colon.
-      const group = context.task.name.split(":")[0]!.replace(/^group /, "");
-      console.log(`heavy group ${group}: ${seconds.toFixed(1)} s`);
-    });
-    body(server);
-  });
+  const gate = {
+    enabled: heavyEnabled,
+    hint: `set ${LIVE_GATE}=true and ${HEAVY_GATE}=true to run the heavy suite (npm run heavy)`,
+  };
+  describeLive(
+    name,
+    (server) => {
+      let started = 0;
+      beforeEach(() => {
+        started = performance.now();
+      });
+      afterEach((context) => {
+        const seconds = (performance.now() - started) / 1000;
+        // Titles read "group N <parity group>: <what it shows>"; the label is the part before the colon.
+        const group = context.task.name.split(":")[0]!.replace(/^group /, "");
+        console.log(`heavy group ${group}: ${seconds.toFixed(1)} s`);
+      });
+      body(server);
+    },
+    gate,
+  );
 }
 
 /** A device of `user` with `options`, attached (and so holding the account's current state). */
