@@ -1,7 +1,7 @@
 /** The command line of `oversync`: subcommands, their flags, and the help texts. */
-import { parseArgs } from "node:util";
 import { BENCH_HELP, type BenchArgs, parseBenchArgs } from "./bench/bench-args.js";
 import { CliError } from "./cli-error.js";
+import { parseCommandFlags } from "./command-flags.js";
 import { DEFAULT_TOKEN_TTL_SECONDS } from "./jwt-auth.js";
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from "./request-timeouts.js";
 import { SIMULATE_HELP, type SimulateArgs, parseSimulateArgs } from "./simulate/simulate-args.js";
@@ -150,29 +150,19 @@ export function parseCommandLine(argv: readonly string[]): CliCommand {
 }
 
 function parseServe(argv: readonly string[]): CliCommand {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: "string" },
-        host: { type: "string" },
-        "data-dir": { type: "string" },
-        "token-ttl": { type: "string" },
-        "shutdown-grace": { type: "string" },
-        "headers-timeout": { type: "string" },
-        "request-timeout": { type: "string" },
-        "test-hooks": { type: "boolean" },
-        example: { type: "string" },
-        config: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new CliError("usage", `${(error as Error).message}; run "oversync serve --help" for the options`);
-  }
+  const { values } = parseCommandFlags("serve", argv, {
+    port: { type: "string" },
+    host: { type: "string" },
+    "data-dir": { type: "string" },
+    "token-ttl": { type: "string" },
+    "shutdown-grace": { type: "string" },
+    "headers-timeout": { type: "string" },
+    "request-timeout": { type: "string" },
+    "test-hooks": { type: "boolean" },
+    example: { type: "string" },
+    config: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help === true) return { kind: "help", text: SERVE_HELP };
   const host = stringFlag(values.host, "127.0.0.1");
   const dataDir = stringFlag(values["data-dir"], DEFAULT_DATA_DIR);

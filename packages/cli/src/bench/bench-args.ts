@@ -1,6 +1,6 @@
 /** The `oversync bench` command line: its flags, their checks, and its help text. */
-import { parseArgs } from "node:util";
-import { CliError } from "../cli-error.js";
+import type { CliError } from "../cli-error.js";
+import { commandUsageError, parseCommandFlags } from "../command-flags.js";
 
 /** Every scenario, in the order `all` runs them, with what it measures. */
 export const BENCH_SCENARIOS = [
@@ -125,37 +125,31 @@ type Values = Record<string, string | boolean | undefined>;
 
 /** Parses the flags after `bench`; null when help was asked for. Throws CliError `usage`. */
 export function parseBenchArgs(argv: readonly string[]): BenchArgs | null {
-  let values: Values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        scenario: { type: "string" },
-        rounds: { type: "string" },
-        db: { type: "string" },
-        json: { type: "boolean" },
-        output: { type: "string" },
-        chart: { type: "boolean" },
-        rows: { type: "string" },
-        "large-rows": { type: "string" },
-        bundles: { type: "string" },
-        samples: { type: "string" },
-        "churn-seconds": { type: "string" },
-        "churn-users": { type: "string" },
-        "load-clients": { type: "string" },
-        "load-seconds": { type: "string" },
-        "watch-streams": { type: "string" },
-        "scale-users": { type: "string" },
-        "scale-rows": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw usage(`${(error as Error).message}`);
-  }
+  const { values, positionals } = parseCommandFlags(
+    "bench",
+    argv,
+    {
+      scenario: { type: "string" },
+      rounds: { type: "string" },
+      db: { type: "string" },
+      json: { type: "boolean" },
+      output: { type: "string" },
+      chart: { type: "boolean" },
+      rows: { type: "string" },
+      "large-rows": { type: "string" },
+      bundles: { type: "string" },
+      samples: { type: "string" },
+      "churn-seconds": { type: "string" },
+      "churn-users": { type: "string" },
+      "load-clients": { type: "string" },
+      "load-seconds": { type: "string" },
+      "watch-streams": { type: "string" },
+      "scale-users": { type: "string" },
+      "scale-rows": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    true,
+  );
   if (values.help === true) return null;
   if (values.output === "") throw usage("--output must name a file");
   const outputFile = typeof values.output === "string" ? { outputFile: values.output } : {};
@@ -249,5 +243,5 @@ function isPostgresUrl(text: string): boolean {
 }
 
 function usage(message: string): CliError {
-  return new CliError("usage", `${message}; run "oversync bench --help" for the options`);
+  return commandUsageError("bench", message);
 }

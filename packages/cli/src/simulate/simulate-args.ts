@@ -1,6 +1,6 @@
 /** The `oversync simulate` command line: its flags, their checks, and its help text. */
-import { parseArgs } from "node:util";
 import { CliError } from "../cli-error.js";
+import { parseCommandFlags } from "../command-flags.js";
 import { SCENARIOS, resolveScenarioNames } from "./scenarios/index.js";
 
 /** `simulate` flags after parsing; `runSimulation` takes them as they are. */
@@ -49,29 +49,16 @@ ${SCENARIOS.map((scenario) => `  ${scenario.name.padEnd(width)}  ${scenario.desc
 
 /** Parses the flags after `simulate`; null when help was asked for. Throws CliError `usage`. */
 export function parseSimulateArgs(argv: readonly string[]): SimulateArgs | null {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        scenario: { type: "string" },
-        server: { type: "string" },
-        db: { type: "string" },
-        parallel: { type: "string" },
-        cleanup: { type: "boolean" },
-        verbose: { type: "boolean" },
-        output: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new CliError(
-      "usage",
-      `${(error as Error).message}; run "oversync simulate --help" for the options`,
-    );
-  }
+  const { values } = parseCommandFlags("simulate", argv, {
+    scenario: { type: "string" },
+    server: { type: "string" },
+    db: { type: "string" },
+    parallel: { type: "string" },
+    cleanup: { type: "boolean" },
+    verbose: { type: "boolean" },
+    output: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help === true) return null;
   if (typeof values.scenario !== "string") {
     throw new CliError("usage", '--scenario is required: a scenario name, "all" or "watch-all" (see --help)');
