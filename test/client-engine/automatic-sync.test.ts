@@ -20,7 +20,12 @@ import { SYNC_ENDPOINT_NAMES } from "@oversync/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import type { FakeHandler } from "../client-support/fake-sync-server.js";
 import { errorReply, statusReply } from "../client-support/scripted-replies.js";
-import { type EngineHarness, type EngineHarnessOptions, startEngineHarness } from "./engine-harness.js";
+import {
+  type EngineHarness,
+  type EngineHarnessOptions,
+  startAttachedHarness,
+  startEngineHarness,
+} from "./engine-harness.js";
 
 let harness: EngineHarness | undefined;
 afterEach(async () => {
@@ -38,9 +43,7 @@ const FAST = {
 } as const;
 
 async function attached(options: EngineHarnessOptions = {}): Promise<EngineHarness> {
-  harness = await startEngineHarness(options);
-  await harness.client.open();
-  await harness.client.attach("user-1");
+  harness = await startAttachedHarness(options);
   return harness;
 }
 

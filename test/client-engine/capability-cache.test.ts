@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CAPABILITIES_MAX_AGE_MILLIS } from "../../packages/client/src/engine/capability-gate.js";
 import { failFirst, statusReply } from "../client-support/scripted-replies.js";
-import { type EngineHarness, startEngineHarness } from "./engine-harness.js";
+import { type EngineHarness, startAttachedHarness } from "./engine-harness.js";
 
 let harness: EngineHarness | undefined;
 afterEach(async () => {
@@ -16,9 +16,7 @@ afterEach(async () => {
 });
 
 async function attached(): Promise<EngineHarness> {
-  harness = await startEngineHarness();
-  await harness.client.open();
-  await harness.client.attach("user-1");
+  harness = await startAttachedHarness();
   return harness;
 }
 

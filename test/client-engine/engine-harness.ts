@@ -156,3 +156,11 @@ export async function scalarText(harness: EngineHarness, sql: string): Promise<s
   if (typeof value !== "string") throw new Error(`${sql} returned ${String(value)}, not TEXT`);
   return value;
 }
+
+/** A harness whose client is open and attached to "user-1" (an empty account). */
+export async function startAttachedHarness(options: EngineHarnessOptions = {}): Promise<EngineHarness> {
+  const harness = await startEngineHarness(options);
+  await harness.client.open();
+  await harness.client.attach("user-1");
+  return harness;
+}

@@ -7,7 +7,7 @@ import { isSyncClientError } from "@oversync/client";
 import { HttpStatusError, ProtocolViolationError } from "@oversync/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { errorReply, failFirst, jsonReply, statusReply } from "../client-support/scripted-replies.js";
-import { type EngineHarness, scalar, startEngineHarness } from "./engine-harness.js";
+import { type EngineHarness, scalar, startAttachedHarness } from "./engine-harness.js";
 
 let harness: EngineHarness | undefined;
 afterEach(async () => {
@@ -16,9 +16,7 @@ afterEach(async () => {
 });
 
 async function attached(): Promise<EngineHarness> {
-  harness = await startEngineHarness();
-  await harness.client.open();
-  await harness.client.attach("user-1");
+  harness = await startAttachedHarness();
   return harness;
 }
 

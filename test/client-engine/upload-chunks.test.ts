@@ -4,7 +4,7 @@
  * reach 4 MiB of text, so large rows never meet a server's body limit.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { type EngineHarness, type EngineHarnessOptions, startEngineHarness } from "./engine-harness.js";
+import { type EngineHarness, type EngineHarnessOptions, startAttachedHarness } from "./engine-harness.js";
 
 let harness: EngineHarness | undefined;
 afterEach(async () => {
@@ -14,9 +14,7 @@ afterEach(async () => {
 
 /** Inserts `count` users whose names are `nameChars` long, pushes, and answers each chunk's row count. */
 async function chunkSizes(options: EngineHarnessOptions, count: number, nameChars = 4): Promise<number[]> {
-  harness = await startEngineHarness(options);
-  await harness.client.open();
-  await harness.client.attach("user-1");
+  harness = await startAttachedHarness(options);
   const name = "n".repeat(nameChars);
   await harness.execute([
     `WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ${count})
