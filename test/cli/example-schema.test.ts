@@ -3,22 +3,17 @@
  * on real PostgreSQL and on PGlite: same tables, columns, nullability, keys and foreign keys, with
  * the PostgreSQL types of protocol-latest §5.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   EXAMPLE_REGISTERED_TABLES,
   EXAMPLE_SCHEMA,
-  type PglitePool,
   ensureExampleSchema,
-  openPglitePool,
   readSchemaCatalog,
 } from "@oversync/cli";
-import type { SqlPool } from "@oversync/server";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readContract, requireContracts } from "../support/contracts.js";
-import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
+import { createTestDatabase } from "../support/postgres.js";
+import { bothSqlEngines } from "../support/sql-engines.js";
 
 interface FixtureTable {
   name: string;
@@ -52,24 +47,7 @@ function expectedPostgresType(table: FixtureTable, column: string): string {
   return byName[column] ?? "text";
 }
 
-let pgDb: TestDatabase;
-let lite: PglitePool;
-let dataRoot: string;
-
-beforeAll(async () => {
-  dataRoot = await mkdtemp(join(tmpdir(), "oversync-example-"));
-  [pgDb, lite] = await Promise.all([createTestDatabase(), openPglitePool({ dataDir: join(dataRoot, "db") })]);
-});
-
-afterAll(async () => {
-  await Promise.all([pgDb?.drop(), lite?.close()]);
-  await rm(dataRoot, { recursive: true, force: true });
-});
-
-const engines: [string, () => SqlPool][] = [
-  ["PostgreSQL", () => pgDb.pool],
-  ["PGlite", () => lite],
-];
+const engines = bothSqlEngines("oversync-example-");
 
 describe.each(engines)("example schema on %s", (_engine, pool) => {
   it.skipIf(!hasContracts)("matches business-rich-v0 table by table", async () => {

@@ -5,40 +5,12 @@
  * each other's checks, a samplesync table of another shape is refused, and a config file's SQL that
  * is not idempotent fails its second start with a hint, leaving the database as it was.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  EXAMPLE_PRESETS,
-  type PglitePool,
-  type SchemaPreset,
-  installSchemaPreset,
-  openPglitePool,
-  readSchemaCatalog,
-} from "@oversync/cli";
-import type { SqlPool } from "@oversync/server";
+import { EXAMPLE_PRESETS, type SchemaPreset, installSchemaPreset, readSchemaCatalog } from "@oversync/cli";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
+import { describe, expect, it } from "vitest";
+import { bothSqlEngines } from "../support/sql-engines.js";
 
-let pgDb: TestDatabase;
-let lite: PglitePool;
-let dataRoot: string;
-
-beforeAll(async () => {
-  dataRoot = await mkdtemp(join(tmpdir(), "oversync-presets-"));
-  [pgDb, lite] = await Promise.all([createTestDatabase(), openPglitePool({ dataDir: join(dataRoot, "db") })]);
-});
-
-afterAll(async () => {
-  await Promise.all([pgDb?.drop(), lite?.close()]);
-  await rm(dataRoot, { recursive: true, force: true });
-});
-
-const engines: [string, () => SqlPool][] = [
-  ["PostgreSQL", () => pgDb.pool],
-  ["PGlite", () => lite],
-];
+const engines = bothSqlEngines("oversync-presets-");
 
 const nullable = (name: string, type: string) => ({ name, type, nullable: true });
 const required = (name: string, type: string) => ({ name, type, nullable: false });
