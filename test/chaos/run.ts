@@ -145,7 +145,7 @@ async function settleAndCheck() {
     const names = serverRows.map((row) => row.name);
     doubled += names.length - new Set(names).size;
     const pending = await client.pendingSyncStatus();
-    if (pending.pendingRowCount > 0n || pending.rejectedRowCount > 0n) {
+    if (pending.pendingRowCount > 0 || pending.rejectedRowCount > 0) {
       problems.push(`${device.args.name} still has ${pending.pendingRowCount} pending rows`);
       divergences++;
     }

@@ -229,7 +229,7 @@ describe("push killed with SIGKILL at a step boundary", () => {
         snapshotStageRows: 0,
         operationKind: "none",
       });
-      expect(await device.client.lastBundleSeqSeen()).toBe(2n);
+      expect(await device.client.lastBundleSeqSeen()).toBe(2);
     });
   }
 });

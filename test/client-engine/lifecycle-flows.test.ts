@@ -73,17 +73,17 @@ describe("attach and detach", () => {
     await h.execute(["INSERT INTO users(id, name) VALUES('user-1', 'Ada')"]);
     expect(await h.client.pendingSyncStatus()).toEqual({
       hasPendingSyncData: true,
-      pendingRowCount: 1n,
-      rejectedRowCount: 0n,
+      pendingRowCount: 1,
+      rejectedRowCount: 0,
       blocksDetach: true,
     });
-    expect(await h.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1n });
+    expect(await h.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1 });
     expect(await scalarText(h, "SELECT binding_state FROM _sync_attachment_state")).toBe("attached");
 
     await h.client.pushPending();
     const before = await scalarText(h, "SELECT current_source_id FROM _sync_attachment_state");
     changes.length = 0;
-    expect(await h.client.detach()).toEqual({ outcome: "detached", pendingRowCount: 0n });
+    expect(await h.client.detach()).toEqual({ outcome: "detached", pendingRowCount: 0 });
     expect(changes).toEqual(["users"]);
     const after = await scalarText(h, "SELECT current_source_id FROM _sync_attachment_state");
     expect(after).not.toBe(before);
@@ -134,8 +134,8 @@ describe("attach and detach", () => {
     expect(result).toMatchObject({
       status: "connected",
       outcome: "used_remote_state",
-      restore: { bundleSeq: 1n, rowCount: 1n },
-      syncStatus: { authority: "authoritative_materialized", lastBundleSeqSeen: 1n },
+      restore: { bundleSeq: 1, rowCount: 1 },
+      syncStatus: { authority: "authoritative_materialized", lastBundleSeqSeen: 1 },
     });
     expect(await h.query("SELECT id FROM users")).toEqual([{ id: "remote" }]);
     expect(await scalar(h, "SELECT count(*) FROM _sync_dirty_rows")).toBe(0);

@@ -232,6 +232,7 @@ describe("watchQuery", () => {
         },
       },
       subscribe: client.onTablesChanged.bind(client),
+      closed: new AbortController().signal,
     };
     const seen = recorder<{ name: string }>();
     const stop = watchQuery<{ name: string }>(
@@ -368,5 +369,15 @@ describe("liveQuery (async iterator)", () => {
     const failing = client.liveQuery("SELECT nope FROM users", []);
     await expect(failing.next()).rejects.toMatchObject({ code: "sqlite_error" });
     expect(await failing.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it("ends when the client closes, as a waiting consumer and a later one see", async () => {
+    const { client } = await openClient();
+    const rows = client.liveQuery<{ n: bigint }>("SELECT count(*) AS n FROM users", []);
+    expect((await rows.next()).value).toEqual([{ n: 0n }]);
+    const waiting = rows.next();
+    await client.close();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect(await rows.next()).toEqual({ done: true, value: undefined });
   });
 });

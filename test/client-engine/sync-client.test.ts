@@ -53,7 +53,7 @@ describe("push and pull", () => {
     await h.execute(["INSERT INTO users(id, name) VALUES('user-1', 'Ada')"]);
     const report = await h.client.pushPending();
     expect(report.outcome).toBe("committed");
-    expect(report.syncStatus.lastBundleSeqSeen).toBe(1n);
+    expect(report.syncStatus.lastBundleSeqSeen).toBe(1);
     expect(await scalar(h, "SELECT count(*) FROM _sync_dirty_rows")).toBe(0);
     expect(await scalar(h, "SELECT count(*) FROM _sync_outbox_rows")).toBe(0);
     expect(await scalar(h, "SELECT row_version FROM _sync_row_state")).toBe(1);
@@ -87,7 +87,7 @@ describe("push and pull", () => {
     });
     const report = await h.client.pullToStable();
     expect(report.outcome).toBe("applied_incremental");
-    expect(await h.client.lastBundleSeqSeen()).toBe(1n);
+    expect(await h.client.lastBundleSeqSeen()).toBe(1);
     expect(await h.query("SELECT id, name FROM users")).toEqual([{ id: "u1", name: "Ada" }]);
     expect(changes).toEqual([{ tables: ["users"], origin: "sync" }]);
     expect((await h.client.pullToStable()).outcome).toBe("already_at_target");

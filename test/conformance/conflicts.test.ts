@@ -53,7 +53,7 @@ describeLive("live conformance: conflicts", (server) => {
     await b.renameUser(id, "Ada Local");
     expect((await b.client.pushPending()).outcome).toBe("no_change");
     expect(await b.userName(id)).toBe("Ada Server");
-    expect(await b.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 2n } });
+    expect(await b.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 2 } });
     expect(await b.isClean()).toBe(true);
   });
 
@@ -79,15 +79,15 @@ describeLive("live conformance: conflicts", (server) => {
     await b.renameUser(id, "Grace Client");
     expect(await b.client.pushPending()).toMatchObject({
       outcome: "committed",
-      syncStatus: { lastBundleSeqSeen: 1n },
+      syncStatus: { lastBundleSeqSeen: 1 },
     });
-    expect(await b.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 4n } });
+    expect(await b.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 4 } });
     expect(await b.names()).toEqual(["Grace Client", "Peer"]);
     const observer = await attached(user);
     await a.client.pullToStable();
     for (const device of [a, observer]) {
       expect(await device.names()).toEqual(["Grace Client", "Peer"]);
-      expect(await device.client.lastBundleSeqSeen()).toBe(4n);
+      expect(await device.client.lastBundleSeqSeen()).toBe(4);
     }
   });
 
@@ -176,7 +176,7 @@ describeLive("live conformance: conflicts", (server) => {
     expect(JSON.parse(queued!.payload!)).toMatchObject({ name: "Ada Local" });
     expect((await b.outbox()).rows).toBe(0);
     expect(await b.nextSourceBundleId()).toBe(1);
-    expect(await b.client.lastBundleSeqSeen()).toBe(1n);
+    expect(await b.client.lastBundleSeqSeen()).toBe(1);
   });
 
   it("CF-06 CF-07 a conflict in a chunked bundle retries the whole bundle, siblings included", async () => {
@@ -314,7 +314,7 @@ describeLive("live conformance: conflicts", (server) => {
       }
     }
     for (const device of [a, b, c]) {
-      expect(await device.client.lastBundleSeqSeen()).toBe(10n);
+      expect(await device.client.lastBundleSeqSeen()).toBe(10);
       expect(await device.isClean()).toBe(true);
     }
   });
@@ -344,14 +344,14 @@ describeLive("live conformance: conflicts", (server) => {
       await device.client.pullToStable();
       expect(await device.userName(hot)).toBe("Hot round 6");
       expect(await device.query("SELECT title FROM posts")).toEqual([{ title: "Hot post round 6" }]);
-      expect(await device.client.lastBundleSeqSeen()).toBe(7n);
+      expect(await device.client.lastBundleSeqSeen()).toBe(7);
       expect(await device.isClean()).toBe(true);
     }
     await writer.insertUser("Writer batch");
     await writer.client.pushPending();
     for (const device of [leader, writer, observer]) {
       await device.client.pullToStable();
-      expect(await device.client.lastBundleSeqSeen()).toBe(8n);
+      expect(await device.client.lastBundleSeqSeen()).toBe(8);
       expect(await device.count("users")).toBe(8);
     }
   });

@@ -72,15 +72,15 @@ describeLive("live conformance: lifecycle", (server) => {
       expect(await device.client.attach(user.id), label).toMatchObject({
         status: "connected",
         outcome: "used_remote_state",
-        restore: { bundleSeq: 1n, rowCount: 2n },
+        restore: { bundleSeq: 1, rowCount: 2 },
         syncStatus: { authority: "authoritative_materialized" },
       });
       expect(await device.names()).toEqual(["Ada"]);
       expect(await device.count("posts")).toBe(1);
-      expect(await device.client.lastBundleSeqSeen()).toBe(1n);
+      expect(await device.client.lastBundleSeqSeen()).toBe(1);
       expect((await device.client.pendingSyncStatus()).hasPendingSyncData).toBe(false);
     }
-    expect(await a.client.lastBundleSeqSeen()).toBe(1n);
+    expect(await a.client.lastBundleSeqSeen()).toBe(1);
     expect((await a.client.pendingSyncStatus()).hasPendingSyncData).toBe(false);
   });
 
@@ -117,10 +117,10 @@ describeLive("live conformance: lifecycle", (server) => {
     });
     expect(await a.client.pendingSyncStatus()).toMatchObject({
       hasPendingSyncData: true,
-      pendingRowCount: 1n,
+      pendingRowCount: 1,
       blocksDetach: true,
     });
-    expect(await a.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1n });
+    expect(await a.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1 });
 
     const b = await devices.open(user);
     const waiting = await b.client.attach(user.id);
@@ -172,7 +172,7 @@ describeLive("live conformance: lifecycle", (server) => {
     await owner.insertUser("Before attach");
     // Rows present at open() are captured, but an anonymous database's rows never block a detach.
     expect(await owner.client.pendingSyncStatus()).toMatchObject({
-      pendingRowCount: 1n,
+      pendingRowCount: 1,
       blocksDetach: false,
     });
     const second = await devices.open(user, { file: owner.file, open: false });
@@ -197,17 +197,17 @@ describeLive("live conformance: lifecycle", (server) => {
     const user = await newUser(server, "lc09");
     const device = await attached(user, { retry: "none" });
     await device.insertUser("Dirty");
-    expect(await device.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1n });
+    expect(await device.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1 });
 
     await failRequests(server, user, { endpoint: "push_session_create", status: 503 });
     await expect(device.client.pushPending()).rejects.toMatchObject({ status: 503 });
     expect((await device.outbox()).state).toBe("prepared");
-    expect(await device.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1n });
+    expect(await device.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1 });
 
     await failRequests(server, user, { endpoint: "committed_bundle_rows", status: 503 });
     await expect(device.client.pushPending()).rejects.toMatchObject({ status: 503 });
     expect((await device.outbox()).state).toBe("committed_remote");
-    expect(await device.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1n });
+    expect(await device.client.detach()).toEqual({ outcome: "blocked_unsynced_data", pendingRowCount: 1 });
     expect(await device.attachment()).toMatchObject({ bindingState: "attached", attachedUserId: user.id });
 
     expect((await device.client.pushPending()).outcome).toBe("committed");
@@ -225,8 +225,8 @@ describeLive("live conformance: lifecycle", (server) => {
     });
     expect(await device.client.pendingSyncStatus()).toEqual({
       hasPendingSyncData: true,
-      pendingRowCount: 1n,
-      rejectedRowCount: 0n,
+      pendingRowCount: 1,
+      rejectedRowCount: 0,
       blocksDetach: false,
     });
     expect(await device.attachment()).toMatchObject({ bindingState: "anonymous" });
@@ -422,7 +422,7 @@ describeLive("live conformance: lifecycle", (server) => {
       isSuccess: true,
       detach: "detached",
       syncRounds: 1,
-      remainingPendingRowCount: 0n,
+      remainingPendingRowCount: 0,
     });
     expect(await device.attachment()).toMatchObject({ bindingState: "anonymous", attachedUserId: "" });
     expect(await device.count("users")).toBe(0);
@@ -476,7 +476,7 @@ describeLive("live conformance: lifecycle", (server) => {
       isSuccess: false,
       detach: "blocked_unsynced_data",
       syncRounds: 2,
-      remainingPendingRowCount: 2n,
+      remainingPendingRowCount: 2,
     });
     writer.net.after = undefined;
     expect(await writer.attachment()).toMatchObject({ bindingState: "attached" });
@@ -534,7 +534,7 @@ describeLive("live conformance: lifecycle", (server) => {
     const check = async (d: Device) => {
       expect(await d.dirtyRows()).toMatchObject([{ table_name: "users", op: "INSERT" }]);
       expect((await d.query("SELECT apply_mode FROM _sync_apply_state"))[0]).toEqual({ apply_mode: 0n });
-      expect((await d.client.pendingSyncStatus()).pendingRowCount).toBe(1n);
+      expect((await d.client.pendingSyncStatus()).pendingRowCount).toBe(1);
     };
     await check(device);
     await check(await device.restart());

@@ -155,7 +155,7 @@ describeLive("live conformance: multi-device convergence", (server) => {
     expect(reference.users).toHaveLength(9);
     expect(reference.teams).toHaveLength(4);
     for (const device of trio) {
-      expect(await device.client.lastBundleSeqSeen()).toBe(4n);
+      expect(await device.client.lastBundleSeqSeen()).toBe(4);
       expect(await contents(device)).toEqual(reference);
       expect(await device.userName(hot)).toBe("Hot round 3");
       expect(await device.query("PRAGMA foreign_key_check")).toEqual([]);
@@ -189,7 +189,7 @@ describeLive("live conformance: multi-device convergence", (server) => {
           (await a.query<{ id: string }>("SELECT id FROM users WHERE name = 'B user 6'"))[0]!.id,
         ),
       ).toBe("B user 6");
-      expect(await device.client.lastBundleSeqSeen()).toBe(12n);
+      expect(await device.client.lastBundleSeqSeen()).toBe(12);
       expect(await device.isClean()).toBe(true);
     }
   });
@@ -209,15 +209,15 @@ describeLive("live conformance: multi-device convergence", (server) => {
       }
     };
     await batches(a, "A", 6);
-    expect(await b.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 6n } });
+    expect(await b.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 6 } });
     expect([await b.count("users"), await b.count("posts")]).toEqual([30, 30]);
     await batches(b, "B", 4);
     // B's own commits 7–10 follow its checkpoint directly, so its checkpoint advances with them.
-    expect(await b.client.lastBundleSeqSeen()).toBe(10n);
+    expect(await b.client.lastBundleSeqSeen()).toBe(10);
     await a.client.pullToStable();
     for (const device of [a, b]) {
       expect([await device.count("users"), await device.count("posts")]).toEqual([50, 50]);
-      expect(await device.client.lastBundleSeqSeen()).toBe(10n);
+      expect(await device.client.lastBundleSeqSeen()).toBe(10);
     }
     expect(await contents(a)).toEqual(await contents(b));
   });
@@ -234,10 +234,10 @@ describeLive("live conformance: multi-device convergence", (server) => {
         await leader.insertPost(await leader.insertUser(`R${round} user ${n}`), `R${round} post ${n}`);
       await leader.client.pushPending();
       if (round % 4 === 0) {
-        expect((await follower.client.pullToStable()).syncStatus.lastBundleSeqSeen).toBe(BigInt(round + 1));
+        expect((await follower.client.pullToStable()).syncStatus.lastBundleSeqSeen).toBe(round + 1);
       }
     }
-    for (const device of [leader, follower]) expect(await device.client.lastBundleSeqSeen()).toBe(13n);
+    for (const device of [leader, follower]) expect(await device.client.lastBundleSeqSeen()).toBe(13);
     expect(await contents(follower)).toEqual(await contents(leader));
     expect(await follower.userName(hot)).toBe("Hot round 12");
     expect(await follower.isClean()).toBe(true);

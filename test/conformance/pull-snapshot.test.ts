@@ -48,7 +48,7 @@ describeLive("live conformance: pull and snapshot", (server) => {
     await pushUsers(writer, "User", 3);
     expect(await reader.client.pullToStable()).toMatchObject({
       outcome: "applied_incremental",
-      syncStatus: { lastBundleSeqSeen: 3n },
+      syncStatus: { lastBundleSeqSeen: 3 },
     });
     const pages = reader.net.to("pull").map((request) => Object.fromEntries(request.url.searchParams));
     expect(pages).toEqual([
@@ -67,7 +67,7 @@ describeLive("live conformance: pull and snapshot", (server) => {
       await device.client.pushPending();
     }
     for (const device of trio) {
-      expect(await device.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 3n } });
+      expect(await device.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 3 } });
       expect(await device.names()).toEqual(["Device 1", "Device 2", "Device 3"]);
       expect(await device.dirtyRows()).toEqual([]);
     }
@@ -84,7 +84,7 @@ describeLive("live conformance: pull and snapshot", (server) => {
     await b.renameUser(shared, "Edited on B");
     await a.insertUser("New on A");
     await a.client.pushPending();
-    expect(await b.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 2n } });
+    expect(await b.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 2 } });
     expect(await b.names()).toEqual(["Edited on B", "New on A"]);
     expect(await b.dirtyRows()).toMatchObject([{ op: "UPDATE" }]);
   });
@@ -109,8 +109,8 @@ describeLive("live conformance: pull and snapshot", (server) => {
 
   it("PL-05 a bundle that fails to apply leaves the checkpoint at the last whole bundle", async () => {
     for (const [label, names, expectedSeq, expectedNames] of [
-      ["pl05-first", ["Broken"], 0n, []],
-      ["pl05-second", ["User 1", "Broken"], 1n, ["User 1"]],
+      ["pl05-first", ["Broken"], 0, []],
+      ["pl05-second", ["User 1", "Broken"], 1, ["User 1"]],
     ] as const) {
       const user = await newUser(server, label);
       const writer = await attached(user);
@@ -150,15 +150,15 @@ describeLive("live conformance: pull and snapshot", (server) => {
       body: { stable_bundle_seq: 3, bundles: [], has_more: false },
     });
     await expect(reader.client.pullToStable()).rejects.toThrow(/stable bundle seq changed/);
-    expect(await reader.client.lastBundleSeqSeen()).toBe(1n);
+    expect(await reader.client.lastBundleSeqSeen()).toBe(1);
     await failRequests(server, user, {
       endpoint: "pull",
       status: 200,
       body: { stable_bundle_seq: 2, bundles: [], has_more: false },
     });
     await expect(reader.client.pullToStable()).rejects.toThrow(/short of stable_bundle_seq/);
-    expect(await reader.client.lastBundleSeqSeen()).toBe(1n);
-    expect(await reader.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 2n } });
+    expect(await reader.client.lastBundleSeqSeen()).toBe(1);
+    expect(await reader.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 2 } });
   });
 
   it("PL-07 a pull whose connection is cut fails; the next pull succeeds", async (context) => {
@@ -185,8 +185,8 @@ describeLive("live conformance: pull and snapshot", (server) => {
     await setRetainedFloor(server, user, 3);
     expect(await reader.client.pullToStable()).toMatchObject({
       outcome: "applied_snapshot",
-      restore: { bundleSeq: 3n, rowCount: 3n },
-      syncStatus: { lastBundleSeqSeen: 3n },
+      restore: { bundleSeq: 3, rowCount: 3 },
+      syncStatus: { lastBundleSeqSeen: 3 },
     });
     expect(await reader.count("users")).toBe(3);
   });
@@ -242,7 +242,7 @@ describeLive("live conformance: pull and snapshot", (server) => {
     ]);
     expect(failed.status).toBe(400);
     expect(await device.client.pullToStable()).toMatchObject({
-      syncStatus: { lastBundleSeqSeen: BigInt(third.bundle!.bundle_seq) },
+      syncStatus: { lastBundleSeqSeen: third.bundle!.bundle_seq },
     });
     expect(await device.names()).toEqual(["Server v2"]);
     expect(await device.query("SELECT title, author_id FROM posts")).toEqual([
@@ -326,7 +326,7 @@ describeLive("live conformance: pull and snapshot", (server) => {
     };
     expect(await b.client.rebuild()).toMatchObject({
       outcome: "applied_snapshot",
-      restore: { bundleSeq: 4n },
+      restore: { bundleSeq: 4 },
     });
     expect(seen).toEqual({ stage: 1, names: ["Own", "Stale"] });
     expect(b.net.to("snapshot_chunk")[0]!.url.searchParams.get("max_rows")).toBe("1");
@@ -335,7 +335,7 @@ describeLive("live conformance: pull and snapshot", (server) => {
     expect(await b.count("posts")).toBe(2);
     expect(await b.client.sourceInfo()).toMatchObject({ currentSourceId: source, rebuildRequired: false });
     expect(await b.nextSourceBundleId()).toBe(3);
-    expect(await b.client.lastBundleSeqSeen()).toBe(4n);
+    expect(await b.client.lastBundleSeqSeen()).toBe(4);
     expect(await b.isClean()).toBe(true);
   });
 
@@ -372,7 +372,7 @@ describeLive("live conformance: pull and snapshot", (server) => {
     });
     await expect(device.client.rebuild()).rejects.toThrow(/snapshot_bundle_seq/);
     expect(await device.names()).toEqual(["Local"]);
-    expect(await device.client.lastBundleSeqSeen()).toBe(1n);
+    expect(await device.client.lastBundleSeqSeen()).toBe(1);
   });
 
   it("SN-06 a snapshot whose final apply fails changes neither rows, checkpoint nor source", async () => {
@@ -387,7 +387,7 @@ describeLive("live conformance: pull and snapshot", (server) => {
     await expect(reader.client.rebuild()).rejects.toThrow(/refused Broken/);
     expect(await reader.stageRows()).toBeGreaterThan(0);
     expect(await reader.names()).toEqual(["Mine"]);
-    expect(await reader.client.lastBundleSeqSeen()).toBe(1n);
+    expect(await reader.client.lastBundleSeqSeen()).toBe(1);
     expect((await reader.client.sourceInfo()).currentSourceId).toBe(before.currentSourceId);
   });
 
@@ -481,7 +481,7 @@ describeLive("live conformance: pull and snapshot", (server) => {
     await device.run("UPDATE _sync_attachment_state SET last_bundle_seq_seen = 99");
     expect(await device.client.pullToStable()).toMatchObject({
       outcome: "applied_snapshot",
-      syncStatus: { lastBundleSeqSeen: 3n },
+      syncStatus: { lastBundleSeqSeen: 3 },
     });
     expect((await device.attachment()).rebuildRequired).toBe(false);
   });

@@ -57,7 +57,7 @@ describeLive("live conformance: push", (server) => {
     expect(await device.dirtyRows()).toEqual([]);
     expect(await rowState(device, "users", id)).toEqual({ version: 1, deleted: false });
     expect(await device.nextSourceBundleId()).toBe(2);
-    expect(await device.client.lastBundleSeqSeen()).toBe(1n);
+    expect(await device.client.lastBundleSeqSeen()).toBe(1);
     expect((await device.query("SELECT apply_mode FROM _sync_apply_state"))[0]).toEqual({ apply_mode: 0n });
 
     await device.renameUser(id, "Edited later");
@@ -74,13 +74,13 @@ describeLive("live conformance: push", (server) => {
       await b.insertUser("From B");
       expect(await b.client.pushPending()).toMatchObject({
         outcome: "committed",
-        syncStatus: { lastBundleSeqSeen: 0n },
+        syncStatus: { lastBundleSeqSeen: 0 },
       });
       if (restart) {
         b = await b.restart();
         expect(await b.client.attach(user.id)).toMatchObject({ outcome: "resumed_attached_state" });
       }
-      expect(await b.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 2n } });
+      expect(await b.client.pullToStable()).toMatchObject({ syncStatus: { lastBundleSeqSeen: 2 } });
       expect(await b.names()).toEqual(["From A", "From B"]);
     }
   });
@@ -114,7 +114,7 @@ describeLive("live conformance: push", (server) => {
     ).toEqual([0, 2, 4]);
     expect(await device.isClean()).toBe(true);
     expect(await device.nextSourceBundleId()).toBe(2);
-    expect(await device.client.lastBundleSeqSeen()).toBe(1n);
+    expect(await device.client.lastBundleSeqSeen()).toBe(1);
 
     // The KMP variant: 7 user/post pairs with chunks of 4 rows, and a second device converging.
     const other = await newUser(server, "pu05kmp");
@@ -125,7 +125,7 @@ describeLive("live conformance: push", (server) => {
     const reader = await attached(other);
     expect(await reader.count("users")).toBe(7);
     expect(await reader.count("posts")).toBe(7);
-    for (const device of [writer, reader]) expect(await device.client.lastBundleSeqSeen()).toBe(1n);
+    for (const device of [writer, reader]) expect(await device.client.lastBundleSeqSeen()).toBe(1);
   });
 
   it("PU-06 pushing nothing changes nothing and opens no push session", async () => {
@@ -137,7 +137,7 @@ describeLive("live conformance: push", (server) => {
     expect(device.net.sent).toEqual([]);
     expect(await device.outbox()).toMatchObject({ state: "none", rows: 0 });
     expect(await device.nextSourceBundleId()).toBe(1);
-    expect(await device.client.lastBundleSeqSeen()).toBe(0n);
+    expect(await device.client.lastBundleSeqSeen()).toBe(0);
   });
 
   it("PU-07 PU-08 uploads order parents before children (deletes the other way) and derive each op from the synced state", async () => {
@@ -345,7 +345,7 @@ describeLive("live conformance: push", (server) => {
     const queued = new Map(
       (await after.dirtyRows()).map((row) => [JSON.parse(row.key_json).id as string, row]),
     );
-    expect(await after.client.lastBundleSeqSeen()).toBe(2n);
+    expect(await after.client.lastBundleSeqSeen()).toBe(2);
     const expectations: [string, string | undefined, boolean, string][] = [
       [k1, "Second", false, "UPDATE"],
       [k2, undefined, false, "DELETE"],
@@ -409,7 +409,7 @@ describeLive("live conformance: push", (server) => {
     expect(await device.dirtyRows()).toEqual([]);
     expect(await device.outbox()).toMatchObject({ state: "prepared", rows: 1 });
     expect(await device.nextSourceBundleId()).toBe(1);
-    expect(await device.client.lastBundleSeqSeen()).toBe(0n);
+    expect(await device.client.lastBundleSeqSeen()).toBe(0);
     expect((await device.client.pushPending()).outcome).toBe("committed");
   });
 

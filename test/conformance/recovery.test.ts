@@ -176,7 +176,7 @@ describeLive("live conformance: source recovery and pruning", (server) => {
     expect(restarted.net.count("push_session_chunk")).toBe(1);
     expect(await restarted.nextSourceBundleId()).toBe(2);
     expect(await restarted.outbox()).toMatchObject({ state: "none", rows: 0 });
-    expect(await restarted.client.lastBundleSeqSeen()).toBeGreaterThanOrEqual(2n);
+    expect(await restarted.client.lastBundleSeqSeen()).toBeGreaterThanOrEqual(2);
   });
 
   it("SR-05 a tuple committed under the source between a push's create and its commit sends the device into recovery at commit", async (context) => {
@@ -380,7 +380,7 @@ describeLive("live conformance: source recovery and pruning", (server) => {
     follower.net.clear();
     expect(await follower.client.pullToStable()).toMatchObject({
       outcome: "applied_snapshot",
-      syncStatus: { lastBundleSeqSeen: 1n },
+      syncStatus: { lastBundleSeqSeen: 1 },
     });
     expect(follower.net.count("snapshot_chunk")).toBeGreaterThan(1);
     expect(await follower.count("users")).toBe(5);
@@ -394,12 +394,12 @@ describeLive("live conformance: source recovery and pruning", (server) => {
     for (let round = 1; round <= 10; round++) {
       await leader.insertPost(await leader.insertUser(`User ${round}`), `Post ${round}`);
       await leader.client.pushPending();
-      if (round === 3) expect((await follower.client.pullToStable()).syncStatus.lastBundleSeqSeen).toBe(3n);
+      if (round === 3) expect((await follower.client.pullToStable()).syncStatus.lastBundleSeqSeen).toBe(3);
     }
     await setRetainedFloor(server, user, 10);
     expect(await follower.client.pullToStable()).toMatchObject({
       outcome: "applied_snapshot",
-      syncStatus: { lastBundleSeqSeen: 10n },
+      syncStatus: { lastBundleSeqSeen: 10 },
     });
     expect((await follower.attachment()).currentSourceId).toBe(source);
     expect(await follower.count("users")).toBe(10);
@@ -422,13 +422,13 @@ describeLive("live conformance: source recovery and pruning", (server) => {
         `R${round} category`,
       ]);
       await leader.client.pushPending();
-      if (round === 3) expect((await follower.client.pullToStable()).syncStatus.lastBundleSeqSeen).toBe(4n);
+      if (round === 3) expect((await follower.client.pullToStable()).syncStatus.lastBundleSeqSeen).toBe(4);
     }
     await setRetainedFloor(server, user, 9);
     const source = (await follower.attachment()).currentSourceId;
     expect(await follower.client.pullToStable()).toMatchObject({
       outcome: "applied_snapshot",
-      syncStatus: { lastBundleSeqSeen: 9n },
+      syncStatus: { lastBundleSeqSeen: 9 },
     });
     expect(await follower.attachment()).toMatchObject({ currentSourceId: source, rebuildRequired: false });
     expect(await follower.isClean()).toBe(true);
@@ -458,7 +458,7 @@ describeLive("live conformance: source recovery and pruning", (server) => {
     expect(await device.outbox()).toMatchObject({ state: "none", rows: 0 });
     expect((await device.attachment()).currentSourceId).toBe(source);
     expect(await device.nextSourceBundleId()).toBe(2);
-    expect(await device.client.lastBundleSeqSeen()).toBe(2n);
+    expect(await device.client.lastBundleSeqSeen()).toBe(2);
     expect(await device.userName(id)).toBe("Committed, not replayed");
   });
 

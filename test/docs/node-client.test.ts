@@ -38,7 +38,7 @@ describe("README: the Node client example against the reference server", () => {
   it("writes a row locally and sync puts it in the server's users table", async () => {
     const report = await runNodeClient(server.url, join(dir, "ada.db"), "ada");
     expect(report.pushOutcome).toBe("committed");
-    expect(report.syncStatus.pending.pendingRowCount).toBe(0n);
+    expect(report.syncStatus.pending.pendingRowCount).toBe(0);
     const { rows } = await db.pool.query(
       "SELECT name, email FROM business.users WHERE _sync_scope_id = 'ada'",
     );

@@ -174,7 +174,7 @@ describeHeavy("heavy: several devices of one user", (server) => {
       try {
         await eventually(
           "the shared database to catch up through live pulls",
-          async () => BigInt((await shared.attachment()).lastBundleSeqSeen) === target,
+          async () => (await shared.attachment()).lastBundleSeqSeen === target,
           120_000,
         );
       } finally {
@@ -193,7 +193,7 @@ describeHeavy("heavy: several devices of one user", (server) => {
       // Every app write made during the catch-up is still there, and queued.
       expect(localIds.length).toBeGreaterThan(0);
       expect(await shared.count("users", "name LIKE 'local %'")).toBe(localIds.length);
-      expect((await shared.client.pendingSyncStatus()).pendingRowCount).toBe(BigInt(2 * localIds.length));
+      expect((await shared.client.pendingSyncStatus()).pendingRowCount).toBe(2 * localIds.length);
 
       expect((await shared.client.sync()).pushOutcome).toBe("committed");
       await writer.client.pullToStable();

@@ -168,11 +168,11 @@ export async function serverUsers(pool: pg.Pool, userId: string): Promise<UserRo
 /** Syncs every device until none has pending changes (a bounded number of rounds). */
 export async function settle(devices: readonly Device[]): Promise<void> {
   for (let round = 0; round < 5; round++) {
-    let pending = 0n;
+    let pending = 0;
     for (const device of devices) {
       pending += (await device.client.sync()).syncStatus.pending.pendingRowCount;
     }
-    if (pending === 0n) {
+    if (pending === 0) {
       // One more pass so every device has pulled the last device's push.
       for (const device of devices) await device.client.sync();
       return;

@@ -110,7 +110,7 @@ describe("more devices of one user restoring at once than the server keeps sessi
     for (const result of results) {
       expect(result).toMatchObject({
         status: "fulfilled",
-        value: { outcome: "used_remote_state", restore: { rowCount: 40n } },
+        value: { outcome: "used_remote_state", restore: { rowCount: 40 } },
       });
     }
     // The cap is soft: creates building at the same moment may each see room for one more.

@@ -158,6 +158,8 @@ export class SyncClient {
   /** Waiters woken whenever an operation ends or automatic sync pauses or resumes. */
   private readonly wakers = new Set<() => void>();
   private closed = false;
+  /** Aborted by close(): live queries end with the client. */
+  private readonly lifetime = new AbortController();
   private ownership: unknown;
   private downloads: AutomaticDownloadsHandle | undefined;
   private uploads: AutomaticUploadsHandle | undefined;
@@ -413,10 +415,10 @@ export class SyncClient {
   }
 
   /** The highest contiguous bundle applied locally. */
-  lastBundleSeqSeen(): Promise<bigint> {
+  lastBundleSeqSeen(): Promise<number> {
     return this.exclusive(async () => {
       const session = await gates.requireConnected(this.ctx, "lastBundleSeqSeen()");
-      return session.attachment.lastBundleSeqSeen;
+      return toWireInt(session.attachment.lastBundleSeqSeen, "last_bundle_seq_seen");
     });
   }
 
@@ -599,7 +601,7 @@ export class SyncClient {
             info: await gates.sourceInfo(state),
           }));
           this.statusTracker.update({
-            pendingChangeCount: Number(pending.pendingRowCount),
+            pendingChangeCount: pending.pendingRowCount,
             rebuildRequired: info.rebuildRequired,
             sourceRecoveryRequired: info.sourceRecoveryRequired,
           });
@@ -653,7 +655,11 @@ export class SyncClient {
   }
 
   private liveSource(): LiveQuerySource {
-    return { db: this.driver, subscribe: (listener) => this.ctx.changes.subscribe(listener) };
+    return {
+      db: this.driver,
+      subscribe: (listener) => this.ctx.changes.subscribe(listener),
+      closed: this.lifetime.signal,
+    };
   }
 
   /**
@@ -667,8 +673,8 @@ export class SyncClient {
   }
 
   /**
-   * Stops automatic sync and releases the database for another client. The database itself stays
-   * open. Fails with `sync_operation_in_progress` while an operation runs.
+   * Stops automatic sync, ends the live queries (their iterators finish) and releases the database
+   * for another client. The database itself stays open. Fails with `sync_operation_in_progress` while an operation runs.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -684,6 +690,7 @@ export class SyncClient {
 
   private async releaseDatabase(): Promise<void> {
     this.closed = true;
+    this.lifetime.abort();
     this.ctx.connected = false;
     if (this.ctx.store !== undefined) await this.ctx.changes.uninstall(this.driver);
     if (this.ownership !== undefined) releaseDatabase(this.ownership, this);

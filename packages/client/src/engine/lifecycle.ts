@@ -13,7 +13,7 @@ import { type EngineContext, applyAuthoritatively, openStore } from "./engine-co
 import { pullToStable } from "./pull.js";
 import { pushPending } from "./push.js";
 import { checkpointRecoveryRequired, finishRemoteReplace, recoverCheckpoint } from "./rebuild.js";
-import type { AttachResult, DetachResult, SyncReport, SyncThenDetachResult } from "./results.js";
+import type { AttachResult, DetachResult, RestoreSummary, SyncReport, SyncThenDetachResult } from "./results.js";
 import { pendingRowCount, pendingSyncStatus, requireNoSourceRecovery, syncStatus } from "./session-gates.js";
 import { clearOutbox } from "./push-freeze.js";
 import { clearManagedTables } from "./snapshot.js";
@@ -107,7 +107,7 @@ export async function attach(ctx: EngineContext, userId: string): Promise<Attach
 
   async function connected(
     outcome: "resumed_attached_state" | "used_remote_state" | "seeded_from_local" | "started_empty",
-    restore?: { bundleSeq: bigint; rowCount: bigint },
+    restore?: RestoreSummary,
   ): Promise<AttachResult> {
     const status = await store.read(syncStatus);
     return {
@@ -132,7 +132,7 @@ export async function detach(ctx: EngineContext): Promise<DetachResult> {
       await state.writeOperation(NO_OPERATION);
     });
     ctx.connected = false;
-    return { outcome: "detached", pendingRowCount: 0n };
+    return { outcome: "detached", pendingRowCount: 0 };
   }
   const result = await applyAuthoritatively(
     ctx,
@@ -153,7 +153,7 @@ export async function detach(ctx: EngineContext): Promise<DetachResult> {
       await state.markSourceReplaced(previous, source);
       await state.writeAttachment(anonymousAttachment(source));
       await state.writeOperation(NO_OPERATION);
-      return { outcome: "detached", pendingRowCount: 0n, source };
+      return { outcome: "detached", pendingRowCount: 0, source };
     },
   );
   if (result.source !== undefined) {
@@ -191,7 +191,7 @@ async function pushThenPull(ctx: EngineContext): Promise<Omit<SyncReport, "confl
  * detached, or when a round did not reduce the pending rows (writes keep arriving).
  */
 export async function syncThenDetach(ctx: EngineContext): Promise<SyncThenDetachResult> {
-  let previousPending: bigint | undefined;
+  let previousPending: number | undefined;
   let lastSync: SyncReport | undefined;
   for (let round = 1; round <= MAX_SYNC_THEN_DETACH_ROUNDS; round++) {
     lastSync = await syncRound(ctx);
@@ -201,7 +201,7 @@ export async function syncThenDetach(ctx: EngineContext): Promise<SyncThenDetach
         lastSync,
         detach: "detached",
         syncRounds: round,
-        remainingPendingRowCount: 0n,
+        remainingPendingRowCount: 0,
         isSuccess: true,
       };
     }

@@ -41,10 +41,26 @@ export interface WatchQueryOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What a live query runs over: the client's connection and its table-change notifications. */
+/** What a live query runs over: the client's connection, its table-change notifications and its lifetime. */
 export interface LiveQuerySource {
   readonly db: SqliteExecutor;
   readonly subscribe: (listener: TablesChangedListener) => () => void;
+  /** Aborted when the client closes: its watchers stop (and iterators end), since no change would reach them. */
+  readonly closed: AbortSignal;
+}
+
+/** Calls `stop` once when any of the signals aborts (at once if one already has); returns the remover. */
+function onAbort(signals: readonly (AbortSignal | undefined)[], stop: () => void): () => void {
+  const present = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+  const remove = (): void => {
+    for (const signal of present) signal.removeEventListener("abort", stop);
+  };
+  if (present.some((signal) => signal.aborted)) {
+    stop();
+    return remove;
+  }
+  for (const signal of present) signal.addEventListener("abort", stop, { once: true });
+  return remove;
 }
 
 /** Every table changes this query: its tables could not be determined. */
@@ -120,20 +136,17 @@ export function watchQuery<R = SqliteRow>(
   };
 
   const unsubscribe = source.subscribe(onChange);
+  let removeAbortListeners = (): void => {};
   const stop = (): void => {
     if (stopped) return;
     stopped = true;
     unsubscribe();
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    options.signal?.removeEventListener("abort", stop);
+    removeAbortListeners();
   };
-  if (options.signal?.aborted) {
-    stop();
-    return stop;
-  }
-  options.signal?.addEventListener("abort", stop, { once: true });
-  void run();
+  removeAbortListeners = onAbort([options.signal, source.closed], stop);
+  if (!stopped) void run();
   return stop;
 }
 
@@ -155,12 +168,13 @@ export function liveQuery<R = SqliteRow>(
   /** Callers of `next()` waiting for a result, first come first served. */
   const waiting: ((settled: Settled | undefined) => void)[] = [];
   let stop: (() => void) | undefined;
-  let finished = signal?.aborted ?? false;
+  let finished = false;
+  let removeAbortListeners = (): void => {};
 
   const finish = (): void => {
     finished = true;
     stop?.();
-    signal?.removeEventListener("abort", finish);
+    removeAbortListeners();
     for (const wake of waiting.splice(0)) wake(undefined);
   };
   const settle = (settled: Settled): void => {
@@ -178,7 +192,7 @@ export function liveQuery<R = SqliteRow>(
     return { done: false, value: settled.rows };
   };
 
-  signal?.addEventListener("abort", finish, { once: true });
+  removeAbortListeners = onAbort([signal, source.closed], finish);
   const iterator: AsyncIterableIterator<R[], undefined, undefined> = {
     async next() {
       if (latest !== undefined) {

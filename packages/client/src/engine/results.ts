@@ -1,6 +1,7 @@
 /**
- * What the public operations return. Counts and sequence numbers come from SQLite INTEGER columns
- * and are bigint; `retryAfterSeconds` comes from the wire and is a number.
+ * What the public operations return: plain JSON (`JSON.stringify` works on every report). Counts
+ * and sequence numbers are numbers, exactly: local row counts stay far below 2^53, and sequence
+ * numbers are checked against the wire's bound (2^53 − 1) when they are read.
  */
 import type { SOURCE_REPLACEMENT_REASONS } from "@oversync/protocol";
 import type { ResolvedConflict } from "./conflict-events.js";
@@ -12,9 +13,9 @@ export type SourceRecoveryReason = (typeof SOURCE_REPLACEMENT_REASONS)[number];
 export interface PendingSyncStatus {
   readonly hasPendingSyncData: boolean;
   /** Dirty rows plus frozen outbox rows. */
-  readonly pendingRowCount: bigint;
+  readonly pendingRowCount: number;
   /** Changes the server refused for good, waiting for the app (`SyncClient.rejectedChanges()`). */
-  readonly rejectedRowCount: bigint;
+  readonly rejectedRowCount: number;
   /** True while attached with pending or rejected rows: `detach()` would be blocked. */
   readonly blocksDetach: boolean;
 }
@@ -26,13 +27,13 @@ export type AuthorityStatus = "pending_local_seed" | "authoritative_empty" | "au
 export interface SyncStatus {
   readonly authority: AuthorityStatus;
   readonly pending: PendingSyncStatus;
-  readonly lastBundleSeqSeen: bigint;
+  readonly lastBundleSeqSeen: number;
 }
 
 /** The snapshot a restore applied. */
 export interface RestoreSummary {
-  readonly bundleSeq: bigint;
-  readonly rowCount: bigint;
+  readonly bundleSeq: number;
+  readonly rowCount: number;
 }
 
 /** How an attach connected. */
@@ -64,7 +65,7 @@ export type DetachOutcome = "detached" | "blocked_unsynced_data";
 export interface DetachResult {
   readonly outcome: DetachOutcome;
   /** Pending and rejected rows that blocked the detach (0 when detached). */
-  readonly pendingRowCount: bigint;
+  readonly pendingRowCount: number;
 }
 
 /** What a push did. */
@@ -103,7 +104,7 @@ export interface SyncThenDetachResult {
   readonly lastSync: SyncReport;
   readonly detach: DetachOutcome;
   readonly syncRounds: number;
-  readonly remainingPendingRowCount: bigint;
+  readonly remainingPendingRowCount: number;
   /** True when the database ended detached. */
   readonly isSuccess: boolean;
 }

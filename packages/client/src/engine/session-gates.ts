@@ -6,7 +6,7 @@ import { SOURCE_REPLACEMENT_REASONS } from "@oversync/protocol";
 import { OversyncClientError } from "../errors.js";
 import type { AttachmentState, OperationState, RuntimeState } from "../store/runtime-state.js";
 import { storeError } from "../store/runtime-state.js";
-import { type EngineContext, openStore } from "./engine-context.js";
+import { type EngineContext, openStore, toWireInt } from "./engine-context.js";
 import type { PendingSyncStatus, SourceInfo, SourceRecoveryReason, SyncStatus } from "./results.js";
 import { SourceRecoveryRequiredError } from "./sync-errors.js";
 
@@ -81,8 +81,8 @@ export async function pendingSyncStatus(state: RuntimeState): Promise<PendingSyn
   const attachment = await state.readAttachment();
   return {
     hasPendingSyncData: count > 0n,
-    pendingRowCount: count,
-    rejectedRowCount: rejected,
+    pendingRowCount: Number(count),
+    rejectedRowCount: Number(rejected),
     blocksDetach: attachment.bindingState === "attached" && count + rejected > 0n,
   };
 }
@@ -99,7 +99,7 @@ export async function syncStatus(state: RuntimeState): Promise<SyncStatus> {
   return {
     authority,
     pending: await pendingSyncStatus(state),
-    lastBundleSeqSeen: attachment.lastBundleSeqSeen,
+    lastBundleSeqSeen: toWireInt(attachment.lastBundleSeqSeen, "last_bundle_seq_seen"),
   };
 }
 

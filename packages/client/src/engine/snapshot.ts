@@ -22,7 +22,7 @@ import {
 } from "../store/payload-codec.js";
 import { NO_OPERATION, type SnapshotStageRow, storeError } from "../store/runtime-state.js";
 import { serverCanonicalJson } from "./authoritative-rows.js";
-import { type EngineContext, applyAuthoritatively, openStore } from "./engine-context.js";
+import { type EngineContext, applyAuthoritatively, openStore, toWireInt } from "./engine-context.js";
 import type { RestoreSummary } from "./results.js";
 import { reapplyQueuedChanges } from "./queued-changes.js";
 import { requireFreshSource } from "./source-recovery.js";
@@ -248,7 +248,7 @@ export async function applyStagedSnapshot(
     await state.clearSnapshotStage(session.snapshot_id);
   });
   if (mode.kind === "rotate_source") ctx.sourceId = mode.newSourceId;
-  return { bundleSeq: snapshotSeq, rowCount: BigInt(session.row_count) };
+  return { bundleSeq: toWireInt(snapshotSeq, "snapshot_bundle_seq"), rowCount: session.row_count };
 }
 
 /** Empties every managed table (configured or only registered) and forgets their row states. */

@@ -89,7 +89,7 @@ const conflicts: Scenario = {
       const device = await context.openDevice("device-2", { uploadLimit: UPLOAD_LIMIT, resolver });
       checkEqual(
         (await device.attach(context.userId)).restore?.rowCount,
-        BigInt(CASES.length * (SIBLINGS + 1)),
+        CASES.length * (SIBLINGS + 1),
         "rows restored",
       );
       return device;

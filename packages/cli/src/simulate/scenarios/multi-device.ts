@@ -146,16 +146,16 @@ const bundleFkAtomicity: Scenario = {
     );
     const seedSeq = await context.step("device 1 pushes the graph as one bundle", async () => {
       const report = await writer.client.pushPending();
-      checkEqual([report.outcome, report.syncStatus.pending.pendingRowCount], ["committed", 0n], "seed push");
-      await expectBundleRows(context, report.syncStatus.lastBundleSeqSeen, 6);
-      return report.syncStatus.lastBundleSeqSeen;
+      checkEqual([report.outcome, report.syncStatus.pending.pendingRowCount], ["committed", 0], "seed push");
+      await expectBundleRows(context, BigInt(report.syncStatus.lastBundleSeqSeen), 6);
+      return BigInt(report.syncStatus.lastBundleSeqSeen);
     });
     const readers: Device[] = [];
     for (const name of ["device-2", "device-3"]) {
       await context.step(`${name}: sign in restores the whole graph`, async () => {
         const device = await context.openDevice(name);
         const attached = await device.attach(context.userId);
-        checkEqual([attached.outcome, attached.restore?.rowCount], ["used_remote_state", 6n], "attach");
+        checkEqual([attached.outcome, attached.restore?.rowCount], ["used_remote_state", 6], "attach");
         checkEqual(await counts(device, graphTables), [1, 1, 2, 1, 1], `graph on ${name}`);
         checkEqual((await device.syncState()).lastBundleSeqSeen, seedSeq, `${name} checkpoint`);
         readers.push(device);
@@ -176,9 +176,9 @@ const bundleFkAtomicity: Scenario = {
         });
         const report = await writer.client.pushPending();
         checkEqual(report.outcome, "committed", "delete push");
-        checkEqual(report.syncStatus.lastBundleSeqSeen, seedSeq + 1n, "delete bundle sequence");
+        checkEqual(BigInt(report.syncStatus.lastBundleSeqSeen), seedSeq + 1n, "delete bundle sequence");
         // The cascaded child category and team member travel in the same bundle.
-        await expectBundleRows(context, report.syncStatus.lastBundleSeqSeen, 6);
+        await expectBundleRows(context, BigInt(report.syncStatus.lastBundleSeqSeen), 6);
         return report.syncStatus.lastBundleSeqSeen;
       },
     );
@@ -208,7 +208,7 @@ const bundleFkAtomicity: Scenario = {
       const pulled = await editor.client.pullToStable();
       checkEqual(pulled.syncStatus.lastBundleSeqSeen, deleteSeq, "device 2 checkpoint after the pull");
       checkEqual(await editor.count("categories"), 0, "categories on device 2 after the pull");
-      checkEqual(pulled.syncStatus.pending.pendingRowCount, 1n, "device 2's edit stays queued");
+      checkEqual(pulled.syncStatus.pending.pendingRowCount, 1, "device 2's edit stays queued");
       await editor.client.sync();
       checkEqual(await counts(editor, graphTables), [0, 0, 0, 0, 0], "graph on device 2 after sync");
       const states = await context.postgres?.rowStates(context.userId, "categories");

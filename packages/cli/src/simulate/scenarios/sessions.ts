@@ -39,7 +39,7 @@ const offlineOnline: Scenario = {
     );
     const tablet = await context.step("tablet: sign in restores the 2 users", async () => {
       const device = await context.openDevice("tablet");
-      checkEqual((await device.attach(context.userId)).restore?.rowCount, 2n, "rows restored");
+      checkEqual((await device.attach(context.userId)).restore?.rowCount, 2, "rows restored");
       return device;
     });
     const checkpoint = (await phone.syncState()).lastBundleSeqSeen;
@@ -58,7 +58,7 @@ const offlineOnline: Scenario = {
       );
       checkEqual(
         (await phone.client.pendingSyncStatus()).pendingRowCount,
-        3n,
+        3,
         "changes waiting on the phone",
       );
       checkEqual((await phone.syncState()).lastBundleSeqSeen, checkpoint, "phone checkpoint while offline");
@@ -157,7 +157,7 @@ const userSwitch: Scenario = {
       await addUser(shared, guest, "Guest");
       checkEqual(
         (await shared.client.pendingSyncStatus()).pendingRowCount,
-        1n,
+        1,
         "pending rows while signed out",
       );
     });

@@ -297,7 +297,7 @@ async function writeAndSync(writer: Device, name: string): Promise<WrittenRow> {
   await addUser(writer, id, name);
   const report = await writer.client.sync();
   checkEqual(report.pushOutcome, "committed", "writer push");
-  return { id, name, bundleSeq: report.syncStatus.lastBundleSeqSeen };
+  return { id, name, bundleSeq: BigInt(report.syncStatus.lastBundleSeqSeen) };
 }
 
 /** True when `device` holds the row and has applied its bundle. */
