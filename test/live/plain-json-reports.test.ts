@@ -72,7 +72,11 @@ afterAll(async () => {
 it("every report and status is plain JSON with numeric counts", async () => {
   const phone = await openDevice("phone");
   expectPlainJson(await phone.client.attach("ada"));
-  await phone.driver.run("INSERT INTO users (id, name, email) VALUES (?, ?, ?)", [USER_ID, "Ada", "a@example.com"]);
+  await phone.driver.run("INSERT INTO users (id, name, email) VALUES (?, ?, ?)", [
+    USER_ID,
+    "Ada",
+    "a@example.com",
+  ]);
   expect(expectPlainJson(await phone.client.pendingSyncStatus()).pendingRowCount).toBe(1);
   expect(expectPlainJson(await phone.client.pushPending())).toMatchObject({
     outcome: "committed",

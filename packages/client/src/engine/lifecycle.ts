@@ -13,7 +13,13 @@ import { type EngineContext, applyAuthoritatively, openStore } from "./engine-co
 import { pullToStable } from "./pull.js";
 import { pushPending } from "./push.js";
 import { checkpointRecoveryRequired, finishRemoteReplace, recoverCheckpoint } from "./rebuild.js";
-import type { AttachResult, DetachResult, RestoreSummary, SyncReport, SyncThenDetachResult } from "./results.js";
+import type {
+  AttachResult,
+  DetachResult,
+  RestoreSummary,
+  SyncReport,
+  SyncThenDetachResult,
+} from "./results.js";
 import { pendingRowCount, pendingSyncStatus, requireNoSourceRecovery, syncStatus } from "./session-gates.js";
 import { clearOutbox } from "./push-freeze.js";
 import { clearManagedTables } from "./snapshot.js";

@@ -56,11 +56,7 @@ const offlineOnline: Scenario = {
         isSyncClientError(failure) && NETWORK_FAILURES.has(failure.code),
         `an offline sync must fail with a network error, got ${failure === undefined ? "success" : String(failure)}`,
       );
-      checkEqual(
-        (await phone.client.pendingSyncStatus()).pendingRowCount,
-        3,
-        "changes waiting on the phone",
-      );
+      checkEqual((await phone.client.pendingSyncStatus()).pendingRowCount, 3, "changes waiting on the phone");
       checkEqual((await phone.syncState()).lastBundleSeqSeen, checkpoint, "phone checkpoint while offline");
       checkEqual(
         [...(await userNames(phone))].sort(),
