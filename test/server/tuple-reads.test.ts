@@ -103,7 +103,7 @@ describe(`with ${OTHER_USERS} other users, each call reads only its own data`, (
     ["an early user", actor("user-3", "second-device")],
     ["a new user", actor(`new-${uuid()}`)],
   ] as [string, Actor][]) {
-    it(`${label}: connect, push, committed rows, pull, snapshot, health`, async () => {
+    it(`${label}: connect, push, committed rows, pull, snapshot, health, status`, async () => {
       const reads: Record<string, number> = {};
       reads.connect = await readsOf(() => initializeScope(service, who));
       const row = docRow(`n-${who.sourceId}`, "x");
@@ -138,6 +138,8 @@ describe(`with ${OTHER_USERS} other users, each call reads only its own data`, (
         await service.deleteSnapshotSession(who, session.snapshot_id);
       });
       reads.health = await readsOf(() => service.health());
+      // What the unauthenticated GET /syncx/status answers.
+      reads.status = await readsOf(() => service.status("recent"));
       console.log(`${label}: tuples read per call ${JSON.stringify(reads)}`);
       const overBound = Object.entries(reads).filter(([, count]) => count > OWN_DATA_BOUND);
       expect(overBound).toStrictEqual([]);

@@ -98,5 +98,6 @@ export const SYNC_ROUTES: readonly SyncRoute[] = [
     const health = await service.health();
     return jsonResponse(health, health.status === "healthy" ? 200 : 503);
   }),
-  endpointRoute(ENDPOINTS.status, async ({ service }) => jsonResponse(await service.status())),
+  // Unauthenticated (protocol §1.13): never an aggregate over the whole database per request.
+  endpointRoute(ENDPOINTS.status, async ({ service }) => jsonResponse(await service.status("recent"))),
 ];

@@ -66,7 +66,7 @@ import { SWEEP_INTERVAL_MILLIS, type SweepResult, sweep as sweepChurn } from "./
 import { type ServiceCounters, readServiceCounters } from "./service-status.js";
 import type { Actor, BundleWatch, ServiceLifecycle, ServiceStatus, SyncService } from "./sync-service.js";
 
-/** How old the counters in a health answer may be. */
+/** How old the counters in a health (or recent status) answer may be. */
 const HEALTH_COUNTERS_MAX_AGE_MILLIS = 10_000;
 
 /** A SyncService that still has to be bootstrapped before it serves calls. */
@@ -408,15 +408,16 @@ class Runtime implements SyncRuntime {
     return this.report(ENDPOINTS.health.failureCode, "recent");
   }
 
-  status(): Promise<ServiceStatus> {
-    return this.report(ENDPOINTS.status.failureCode, "current");
+  status(counters: "recent" | "current" = "current"): Promise<ServiceStatus> {
+    return this.report(ENDPOINTS.status.failureCode, counters);
   }
 
   /**
-   * The counters for a report. Reading them aggregates over every user and bundle, so health, which
-   * load balancers call every few seconds, reuses the last reading (taken at bootstrap, refreshed in
-   * the background once older than HEALTH_COUNTERS_MAX_AGE_MILLIS) and proves the database answers
-   * with a probe that costs the same at any size; status reads them afresh.
+   * The counters for a report. Reading them aggregates over every user and bundle, so health and
+   * the HTTP status, which load balancers and anyone may call every few seconds, reuse the last
+   * reading (taken at bootstrap, refreshed in the background once older than
+   * HEALTH_COUNTERS_MAX_AGE_MILLIS) and prove the database answers with a probe that costs the same
+   * at any size; a "current" status reads them afresh.
    */
   private async counters(freshness: "recent" | "current"): Promise<ServiceCounters> {
     const last = this.lastCounters;

@@ -159,8 +159,13 @@ export interface SyncService {
    * ten seconds old.
    */
   health(): Promise<ServiceStatus>;
-  /** `GET /syncx/status`: answered 200, with counters read now (they aggregate over all users). */
-  status(): Promise<ServiceStatus>;
+  /**
+   * The `/syncx/status` body. The counters aggregate over every user and bundle: `"current"` (the
+   * default, for a host's own admin paths) reads them now; `"recent"` carries them up to ten seconds
+   * old like health, which is what the unauthenticated `GET /syncx/status` answers, so its cost does
+   * not grow with the data.
+   */
+  status(counters?: "recent" | "current"): Promise<ServiceStatus>;
   /** Stops accepting calls (they get 503 service_unavailable), waits for in-flight ones, then closes. */
   close(): Promise<void>;
 }
