@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const PACKAGES = ["protocol", "server", "client", "react", "cli"] as const;
+const PACKAGES = ["protocol", "server", "client", "react", "kysely", "cli"] as const;
 const SOURCE_CONDITION = "@oversync/source";
 const OUT_DIR = join(repoRoot, ".api-report-out");
 

@@ -1,10 +1,11 @@
 /**
- * The platform-free core (DESIGN.md): `@oversync/protocol` and the client's main entry bundle for a
- * browser with no Node built-in and no Node global, and the server's handler and runtime import a
- * Node built-in only in the node:http adapter. Each core also type-checks with no Node types at
- * all (only the ECMAScript and web-standard DOM libraries), which catches a `Buffer`, `process` or
- * `NodeJS.*` that no import would show. Bundles are built from the sources (the `@oversync/source`
- * condition), so no build step is needed.
+ * The platform-free core (DESIGN.md): `@oversync/protocol`, the client's main entry and its browser
+ * driver (`@oversync/client/sqlite-wasm` and its worker module), the React bindings and the Kysely
+ * dialect bundle for a browser with no Node built-in and no Node global, and the server's handler
+ * and runtime import a Node built-in only in the node:http adapter. Each core also type-checks with
+ * no Node types at all (only the ECMAScript and web-standard DOM libraries), which catches a
+ * `Buffer`, `process` or `NodeJS.*` that no import would show. Bundles are built from the sources
+ * (the `@oversync/source` condition), so no build step is needed.
  */
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -47,7 +48,14 @@ function builtinImports(metafile: Metafile): { importer: string; path: string }[
 }
 
 describe("browser bundles", () => {
-  for (const entry of ["@oversync/protocol", "@oversync/client", "@oversync/react"]) {
+  for (const entry of [
+    "@oversync/protocol",
+    "@oversync/client",
+    "@oversync/client/sqlite-wasm",
+    "@oversync/client/sqlite-wasm-worker",
+    "@oversync/react",
+    "@oversync/kysely",
+  ]) {
     it(`${entry} bundles for --platform=browser with no Node built-in or global`, async () => {
       // esbuild refuses a Node built-in on the browser platform, naming the file that imports it.
       const { text, metafile } = await bundle(`export * from "${entry}";`, "browser", false);
@@ -92,6 +100,7 @@ describe("no Node types", () => {
     { dir: "packages/protocol/src", nodeOnly: [] },
     { dir: "packages/client/src", nodeOnly: ["drivers/better-sqlite3.ts", "drivers/node-sqlite.ts"] },
     { dir: "packages/react/src", nodeOnly: [] },
+    { dir: "packages/kysely/src", nodeOnly: [] },
     { dir: "packages/server/src", nodeOnly: ["http/node-listener.ts", "index.ts"] },
   ];
 

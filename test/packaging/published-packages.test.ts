@@ -20,14 +20,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { repoRoot } from "../support/readme-support.js";
 
-const PACKAGES = ["protocol", "server", "client", "react", "cli"] as const;
+const PACKAGES = ["protocol", "server", "client", "react", "kysely", "cli"] as const;
 const skip = process.env.SKIP_PACKED_INSTALL === "1" && process.env.CI !== "true";
 const require = createRequire(import.meta.url);
 
-/** The workspace's version of a third-party package, so the app gets what the repository tests. */
+/**
+ * The workspace's version of a third-party package, so the app gets what the repository tests. Read
+ * from the root node_modules, since not every package exports its package.json (kysely does not).
+ */
 function workspaceVersion(name: string): string {
-  return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string })
-    .version;
+  const manifest = join(repoRoot, "node_modules", name, "package.json");
+  return (JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version;
 }
 
 /** The environment without npm's per-run variables, so a nested npm works on its own folder. */
@@ -114,6 +117,7 @@ describe.skipIf(skip)("published packages", () => {
     expect([...tarballs.keys()].sort()).toEqual([
       "@oversync/cli",
       "@oversync/client",
+      "@oversync/kysely",
       "@oversync/protocol",
       "@oversync/react",
       "@oversync/server",
@@ -133,7 +137,12 @@ describe.skipIf(skip)("published packages", () => {
       ).toEqual([]);
     }
     expect(tarballs.get("@oversync/client")!.files).toEqual(
-      expect.arrayContaining(["dist/drivers/better-sqlite3.js", "dist/drivers/node-sqlite.js"]),
+      expect.arrayContaining([
+        "dist/drivers/better-sqlite3.js",
+        "dist/drivers/node-sqlite.js",
+        "dist/drivers/sqlite-wasm.js",
+        "dist/drivers/sqlite-wasm-worker.js",
+      ]),
     );
     expect(tarballs.get("@oversync/cli")!.files).toContain("dist/bin.js");
   });
@@ -200,7 +209,7 @@ describe.skipIf(skip)("published packages", () => {
         join(repoRoot, "test/packaging/consumer/require-check.cjs"),
         join(app, "require-check.cjs"),
       );
-      const thirdParty = ["pg", "better-sqlite3", "@types/node", "@types/pg", "react"].map(
+      const thirdParty = ["pg", "better-sqlite3", "@types/node", "@types/pg", "react", "kysely"].map(
         (name) => `${name}@${workspaceVersion(name)}`,
       );
       // Install scripts are skipped: better-sqlite3's would compile it from source (its prebuilt
@@ -279,6 +288,7 @@ describe.skipIf(skip)("published packages", () => {
         createSyncHandler: "function",
         canonicalJson: "function",
         useQuery: "function",
+        OversyncDialect: "function",
         sameModule: true,
       });
     });

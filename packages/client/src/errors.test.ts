@@ -48,6 +48,7 @@ const CLIENT_CODES = [
   "config_invalid",
   "sqlite_error",
   "sql_param_invalid",
+  "integer_out_of_range",
   "driver_closed",
   "driver_unavailable",
   "store_invalid",

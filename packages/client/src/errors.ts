@@ -38,6 +38,11 @@ export type ClientErrorCode =
   | "sqlite_error"
   /** A value given to the driver is not one SQLite can store exactly (see `SqliteValue`). */
   | "sql_param_invalid"
+  /**
+   * An INTEGER read as a JS number (`integers: "number"` of @oversync/kysely) lies beyond
+   * ±(2^53−1), so a number cannot hold it exactly; read it as bigint (`integers: "bigint"`).
+   */
+  | "integer_out_of_range"
   /** The driver was used after `close()`, or a transaction handle after its unit of work ended. */
   | "driver_closed"
   /** The SQLite binding is not available in this runtime (e.g. `node:sqlite` before Node 22.5). */
@@ -50,7 +55,10 @@ export type ClientErrorCode =
   | "invalid_argument"
   /** The client was closed (or sync uninstalled); create a new client. */
   | "client_closed"
-  /** Another open client in this process already owns the database; close it first. */
+  /**
+   * Another open client in this process already owns the database, or (sqlite-wasm) another tab or
+   * worker has the database's OPFS pool open; close it there first.
+   */
   | "database_already_owned"
   /** Another public operation of this client is running; retry once it has finished. */
   | "sync_operation_in_progress"

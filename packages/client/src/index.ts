@@ -1,8 +1,9 @@
 /**
  * `@oversync/client`: what an app needs to sync a local SQLite database. The drivers are entry
- * points of their own (`@oversync/client/better-sqlite3`, `@oversync/client/node-sqlite`), so this
- * one loads no native code and no Node built-in. The store, transport and engine modules are
- * internal; packages/client/api/index.api.md lists this surface with its signatures.
+ * points of their own (`@oversync/client/better-sqlite3`, `@oversync/client/node-sqlite`,
+ * `@oversync/client/sqlite-wasm`), so this one loads no native code and no Node built-in. The
+ * store, transport and engine modules are internal; packages/client/api/index.api.md lists this
+ * surface with its signatures.
  */
 export { type AutomaticSyncOptions, SyncClient, type SyncClientOptions, createSyncClient } from "./client.js";
 export type { SyncConfig, SyncTableConfig } from "./config/sync-config.js";

@@ -6,6 +6,7 @@ const betterSqlite3 = require("@oversync/client/better-sqlite3");
 const server = require("@oversync/server");
 const protocol = require("@oversync/protocol");
 const react = require("@oversync/react");
+const kysely = require("@oversync/kysely");
 
 import("@oversync/client").then((imported) => {
   console.log(
@@ -15,6 +16,7 @@ import("@oversync/client").then((imported) => {
       createSyncHandler: typeof server.createSyncHandler,
       canonicalJson: typeof protocol.canonicalJson,
       useQuery: typeof react.useQuery,
+      OversyncDialect: typeof kysely.OversyncDialect,
       sameModule: imported.OversyncClientError === client.OversyncClientError,
     }),
   );

@@ -1,7 +1,7 @@
 /**
  * An app outside the oversync repository, as a user writes it against the published packages: a
  * sync server mounted on node:http over PostgreSQL, and two devices of one user on better-sqlite3
- * files. test/packaging/published-packages.test.ts installs the packed tarballs next to it,
+ * files, one of them writing through Kysely. test/packaging/published-packages.test.ts installs the packed tarballs next to it,
  * type-checks it (strict, exactOptionalPropertyTypes, NodeNext), compiles it and runs it with plain
  * `node`; it prints what each step saw as one JSON line.
  */
@@ -20,7 +20,9 @@ import {
   isSyncClientError,
 } from "@oversync/client";
 import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
+import { OversyncDialect } from "@oversync/kysely";
 import { createSyncHandler, createSyncService, toNodeListener } from "@oversync/server";
+import { Kysely } from "kysely";
 import pg from "pg";
 
 const databaseUrl = process.env.DATABASE_URL;
@@ -83,7 +85,11 @@ try {
   // A second device of the same user restores the account's rows when it attaches.
   await laptop.client.attach("ada");
   const restored = await notes(laptop);
-  await laptop.driver.run("UPDATE notes SET body = ? WHERE id = ?", ["edited on the laptop", id]);
+  // Typed queries over the same driver: the write is captured for sync like any other.
+  const typed = new Kysely<{ notes: { id: string; body: string } }>({
+    dialect: new OversyncDialect({ driver: laptop.driver }),
+  });
+  await typed.updateTable("notes").set({ body: "edited on the laptop" }).where("id", "=", id).execute();
   await laptop.client.sync();
   await phone.client.sync();
   const synced = await notes(phone);

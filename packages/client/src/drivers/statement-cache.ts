@@ -6,9 +6,11 @@
 export class StatementCache<S> {
   private readonly statements = new Map<string, S>();
 
+  /** `dispose` frees an evicted statement, for bindings whose statements the GC does not free. */
   constructor(
     private readonly prepare: (sql: string) => S,
     private readonly capacity = 256,
+    private readonly dispose?: (statement: S) => void,
   ) {}
 
   /** The prepared statement for `sql`, preparing it on first use. */
@@ -18,13 +20,15 @@ export class StatementCache<S> {
     const statement = this.prepare(sql);
     this.statements.set(sql, statement);
     if (this.statements.size > this.capacity) {
-      const oldest = this.statements.keys().next().value;
-      if (oldest !== undefined) this.statements.delete(oldest);
+      const [oldest, evicted] = this.statements.entries().next().value!;
+      this.statements.delete(oldest);
+      this.dispose?.(evicted);
     }
     return statement;
   }
 
   clear(): void {
+    if (this.dispose !== undefined) for (const statement of this.statements.values()) this.dispose(statement);
     this.statements.clear();
   }
 }
