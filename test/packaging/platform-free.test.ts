@@ -1,8 +1,9 @@
 /**
- * The platform-free core (DESIGN.md): `@oversync/protocol`, the client's main entry and its browser
- * driver (`@oversync/client/sqlite-wasm` and its worker module), the React bindings and the Kysely
- * dialect bundle for a browser with no Node built-in and no Node global, and the server's handler
- * and runtime import a Node built-in only in the node:http adapter. Each core also type-checks with
+ * The platform-free core (DESIGN.md): `@oversync/protocol`, the client's main entry, its browser
+ * driver (`@oversync/client/sqlite-wasm` and its worker module) and its tabs layer
+ * (`@oversync/client/tabs`), the React bindings and the Kysely dialect bundle for a browser with no
+ * Node built-in and no Node global, and the server's handler and runtime import a Node built-in
+ * only in the node:http adapter. Each core also type-checks with
  * no Node types at all (only the ECMAScript and web-standard DOM libraries), which catches a
  * `Buffer`, `process` or `NodeJS.*` that no import would show. Bundles are built from the sources
  * (the `@oversync/source` condition), so no build step is needed.
@@ -53,8 +54,10 @@ describe("browser bundles", () => {
     "@oversync/client",
     "@oversync/client/sqlite-wasm",
     "@oversync/client/sqlite-wasm-worker",
+    "@oversync/client/tabs",
     "@oversync/react",
     "@oversync/kysely",
+    "@oversync/cli/example-client",
   ]) {
     it(`${entry} bundles for --platform=browser with no Node built-in or global`, async () => {
       // esbuild refuses a Node built-in on the browser platform, naming the file that imports it.

@@ -142,6 +142,7 @@ describe.skipIf(skip)("published packages", () => {
         "dist/drivers/node-sqlite.js",
         "dist/drivers/sqlite-wasm.js",
         "dist/drivers/sqlite-wasm-worker.js",
+        "dist/tabs/tab-sync-client.js",
       ]),
     );
     expect(tarballs.get("@oversync/cli")!.files).toContain("dist/bin.js");

@@ -57,6 +57,7 @@ const CLIENT_CODES = [
   "client_closed",
   "database_already_owned",
   "sync_operation_in_progress",
+  "owner_tab_lost",
   "open_required",
   "attach_required",
   "destructive_transition_in_progress",

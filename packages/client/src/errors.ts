@@ -62,6 +62,12 @@ export type ClientErrorCode =
   | "database_already_owned"
   /** Another public operation of this client is running; retry once it has finished. */
   | "sync_operation_in_progress"
+  /**
+   * (@oversync/client/tabs) The tab that owned the database went away while it ran this write or
+   * sync call, so whether it took effect is unknown; read the rows (or `pendingSyncStatus()`) to
+   * check, and retry it if it is missing. Another tab owns the database by the time this is thrown.
+   */
+  | "owner_tab_lost"
   /** `open()` has not completed on this client; call it first. */
   | "open_required"
   /** The operation needs `attach(userId)` in this process; call it first. */
