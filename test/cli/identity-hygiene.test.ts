@@ -277,14 +277,14 @@ describe("server-originated writes", () => {
         /writerId is \d+ bytes/,
       ],
       [
-        "a lone surrogate bundle user",
+        "a lone surrogate bundle scope",
         () =>
           service.withinSyncBundle(
-            { userId: `${stem}\ud800` },
+            { scopeId: `${stem}\ud800` },
             { sourceId: "server:t", sourceBundleId: 1 },
             insertUser,
           ),
-        /user id of a sync bundle .*lone surrogate/,
+        /scope id of a sync bundle .*lone surrogate/,
       ],
     ];
     // Each call starts only when awaited, so no refusal is left unhandled meanwhile.

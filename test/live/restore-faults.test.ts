@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER } from "@oversync/server";
+import { DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_SCOPE } from "@oversync/server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import {
@@ -81,7 +81,7 @@ describe("more devices of one user restoring at once than the server keeps sessi
     await ledger.insertUsers(writer, 40);
     await writer.client.sync();
 
-    const count = DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER + 2;
+    const count = DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_SCOPE + 2;
     const fleet: Device[] = [];
     for (let i = 0; i < count; i++) fleet.push(await device(token, `fleet-${i}`, 10));
     // The devices that got a session hold it until the server holds the cap and every other device
@@ -90,7 +90,7 @@ describe("more devices of one user restoring at once than the server keeps sessi
       member.seen.filter((seen) => seen.path === SNAPSHOT_CREATE && seen.status === status);
     const capReachedAt = () =>
       fleet.flatMap((member) => creates(member, 200).map((seen) => seen.at)).sort((a, b) => a - b)[
-        DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER - 1
+        DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_SCOPE - 1
       ];
     const refusedPastCap = (member: Device) => {
       const at = capReachedAt();

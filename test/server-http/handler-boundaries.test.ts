@@ -4,11 +4,19 @@
  * service here records calls and fails if reached, so every test also proves the request never got
  * past the HTTP layer.
  */
-import { request as httpRequest } from "node:http";
+import { type IncomingMessage, createServer, request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { SyncService } from "@oversync/server";
-import { createSyncHandler } from "@oversync/server";
+import { createSyncHandler, toNodeListener } from "@oversync/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LoopbackServer, call, serveOnLoopback, syncHeaders, testAuthenticate } from "./http-support.js";
+import {
+  type LoopbackServer,
+  call,
+  recordingLogger,
+  serveOnLoopback,
+  syncHeaders,
+  testAuthenticate,
+} from "./http-support.js";
 
 const PUSH_ID = "0190f1a2-7b3c-7d4e-8f50-123456789abc";
 const HASH = "a".repeat(64);
@@ -109,6 +117,68 @@ describe("routing", () => {
   it("answers 404 not_found outside the base path and for unknown routes", async () => {
     for (const path of ["/sync/capabilities", "/api/v1/sync/nothing", "/api/v1/", "/api/v1sync/pull", "/"]) {
       expectError(await call(server.origin, path, { headers: syncHeaders("u", "s") }), 404, "not_found");
+    }
+  });
+
+  it("a 404 names the base path fix when the path fits a route with another prefix", async () => {
+    // Under basePath "/api/v1", a path without the prefix (a framework stripped its mount path).
+    const stripped = expectError(
+      await call(server.origin, "/sync/capabilities", { headers: syncHeaders("u", "s") }),
+      404,
+      "not_found",
+    );
+    expect(stripped).toContain('this handler serves routes under basePath "/api/v1"');
+    expect(stripped).toContain("leave basePath unset");
+    // A prefix the handler was not told about.
+    const prefixed = expectError(
+      await call(server.origin, "/api/v2/sync/pull?after_bundle_seq=0", { headers: syncHeaders("u", "s") }),
+      404,
+      "not_found",
+    );
+    expect(prefixed).toContain('a sync route lives under "/api/v2", but this handler has basePath "/api/v1"');
+    expect(prefixed).toContain('set basePath: "/api/v2"');
+    // Nothing to suggest for a path no route fits.
+    expect(
+      expectError(
+        await call(server.origin, "/api/v1/sync/nothing", { headers: syncHeaders("u", "s") }),
+        404,
+        "not_found",
+      ),
+    ).toBe("no sync route at /api/v1/sync/nothing");
+  });
+
+  it("a body read by a body parser before the listener is refused with a message naming the fix", async () => {
+    const logger = recordingLogger();
+    const listener = toNodeListener(
+      createSyncHandler({ service: unreachableService(calls), authenticate: testAuthenticate }),
+      { logger },
+    );
+    // What express.json() does before the next handler: read the stream to its end, set req.body.
+    const parsed = createServer((incoming: IncomingMessage & { body?: unknown }, outgoing) => {
+      const chunks: Buffer[] = [];
+      incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+      incoming.on("end", () => {
+        incoming.body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        listener(incoming, outgoing);
+      });
+    });
+    await new Promise<void>((resolve) => parsed.listen(0, "127.0.0.1", resolve));
+    try {
+      const origin = `http://127.0.0.1:${(parsed.address() as AddressInfo).port}`;
+      const reply = await call(origin, "/sync/connect", {
+        method: "POST",
+        headers: syncHeaders("u", "s"),
+        body: '{"has_local_pending_rows":false}',
+      });
+      const message = expectError(reply, 500, "internal_error");
+      expect(message).toContain("express.json()");
+      expect(message).toContain("mount the sync handler before body parsers");
+      expect(logger.entries.map((entry) => entry.message)).toContain(
+        "the request body was read before the sync handler",
+      );
+    } finally {
+      parsed.closeAllConnections();
+      await new Promise<void>((resolve) => parsed.close(() => resolve()));
     }
   });
 

@@ -152,6 +152,10 @@ describe("unexpected faults", () => {
       expect(logger.entries.length).toBe(logged + 1);
       const entry = logger.entries.at(-1)!;
       expect(entry.details).toMatchObject({ method, code });
+      // An authenticated route's fault names whose request it was: the user and the scope.
+      if (path.startsWith("/sync/"))
+        expect(entry.details).toMatchObject({ scopeId: "alice", userId: "alice" });
+      else expect(entry.details).not.toHaveProperty("userId");
       expect(String((entry.details as { error: Error }).error.message)).toContain("hunter2");
     },
   );

@@ -110,7 +110,7 @@ describe("the event stream", () => {
     expect(await stream.nextEvent()).toStrictEqual({ bundle_seq: 2 });
     expect(stream.raw.startsWith('event: bundle\ndata: {"bundle_seq":2}\n\n')).toBe(true);
 
-    const peer = { userId: who.userId, sourceId: "peer-device" };
+    const peer = { ...who, sourceId: "peer-device" };
     const committed = await push(service, peer, 1, [userRow(uuid(), "Cy")]);
     expect(await stream.nextEvent()).toStrictEqual({
       bundle_seq: committed.bundle_seq,

@@ -5,7 +5,7 @@ import { runSyncBundle } from "../../packages/server/src/bundle/bundle-commit.js
 import { inTransaction } from "../../packages/server/src/db/session.js";
 import { bootstrapSyncSchema } from "../../packages/server/src/schema/bootstrap.js";
 import type { TableDirectory } from "../../packages/server/src/schema/table-catalog.js";
-import { loadUserForWrite, lockUser } from "../../packages/server/src/scope/user-scope.js";
+import { loadScopeForWrite, lockScope } from "../../packages/server/src/scope/scope-state.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { BUSINESS_TABLES, createBusinessSchema } from "./business-schema.js";
 
@@ -43,19 +43,19 @@ afterEach(async () => {
 
 let nextSourceBundle = 1;
 
-/** Runs `work` as one bundle of `userId` from source "server-test". */
-async function inBundle(userId: string, work: (client: SqlClient) => Promise<void>) {
+/** Runs `work` as one bundle of `scopeId` from source "server-test". */
+async function inBundle(scopeId: string, work: (client: SqlClient) => Promise<void>) {
   const client = await db.pool.connect();
   try {
     return await inTransaction(client, {}, async () => {
-      await lockUser(client, userId);
-      const user = await loadUserForWrite(client, userId);
+      await lockScope(client, scopeId);
+      const scope = await loadScopeForWrite(client, scopeId);
       const { bundle } = await runSyncBundle(
         client,
         directory,
         {
-          userPk: user.userPk,
-          userId,
+          scopePk: scope.scopePk,
+          scopeId,
           sourceId: "server-test",
           sourceBundleId: nextSourceBundle++,
           canonicalRequestHash: "",

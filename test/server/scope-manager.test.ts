@@ -399,7 +399,7 @@ describe("withinSyncBundle", () => {
     let called = false;
     const error = await rejection(
       service.withinSyncBundle(
-        { userId: stranger },
+        { scopeId: stranger },
         { sourceId: "server:x", sourceBundleId: 1 },
         async () => {
           called = true;

@@ -46,9 +46,9 @@ export async function startService(options: HarnessOptions = {}): Promise<Servic
   };
 }
 
-/** An actor for `userId` on `sourceId`. */
-export function actor(userId: string, sourceId = `${userId}-device`): Actor {
-  return { userId, sourceId };
+/** An actor for `userId` on `sourceId`, in the user's own scope unless `scopeId` names another. */
+export function actor(userId: string, sourceId = `${userId}-device`, scopeId = userId): Actor {
+  return { scopeId, userId, sourceId };
 }
 
 /** A users-table row. */

@@ -486,7 +486,7 @@ describe("frozen image", () => {
   });
 
   it("each session created during concurrent commits is exactly the state at its seq", async () => {
-    const h = await start({ snapshots: { maxOpenSessionsPerUser: 100 } });
+    const h = await start({ snapshots: { maxOpenSessionsPerScope: 100 } });
     await initializeScope(h.service, ada);
     await push(h.service, ada, 1, [numberedUser(1), numberedUser(2), docRow("d0", "v0")]);
     // One bundle per push, so bundle seq = source_bundle_id: d<n> is written at seq n, updated at
@@ -742,7 +742,7 @@ describe("open sessions per user", () => {
 
   it("creating past the cap discards the user's least recently read idle session only", async () => {
     // Idle after 0 s: every session not being read right now may go.
-    const h = await start({ snapshots: { maxOpenSessionsPerUser: 2, idleSessionSeconds: 0 } });
+    const h = await start({ snapshots: { maxOpenSessionsPerScope: 2, idleSessionSeconds: 0 } });
     await seedHistory(h, ada);
     await initializeScope(h.service, bob);
     const bobs = await h.service.createSnapshotSession(bob, {});
@@ -762,7 +762,7 @@ describe("open sessions per user", () => {
   });
 
   it("a create while every open session is in use is refused with 429 until one closes", async () => {
-    const h = await start({ snapshots: { maxOpenSessionsPerUser: 2 } });
+    const h = await start({ snapshots: { maxOpenSessionsPerScope: 2 } });
     await seedHistory(h, ada);
     const first = await h.service.createSnapshotSession(ada, {});
     const second = await h.service.createSnapshotSession(ada, {});

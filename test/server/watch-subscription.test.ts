@@ -82,11 +82,11 @@ describe("decodeWatchPayload", () => {
     expect(
       decodeWatchPayload('{"user_pk":3,"bundle_seq":12,"source_id":"dev-1","source_bundle_id":4}'),
     ).toStrictEqual({
-      userPk: 3,
+      scopePk: 3,
       event: { bundle_seq: 12, source_id: "dev-1", source_bundle_id: 4 },
     });
     expect(decodeWatchPayload('{"user_pk":3,"bundle_seq":12}')).toStrictEqual({
-      userPk: 3,
+      scopePk: 3,
       event: { bundle_seq: 12 },
     });
   });
@@ -95,7 +95,7 @@ describe("decodeWatchPayload", () => {
     expect(
       decodeWatchPayload('{"user_pk":1,"bundle_seq":2,"source_id":"has space","source_bundle_id":1}'),
     ).toStrictEqual({
-      userPk: 1,
+      scopePk: 1,
       event: { bundle_seq: 2 },
     });
     for (const bad of [

@@ -237,10 +237,10 @@ describe("subscribe", () => {
     );
     const seeding = actor(`seeding-${uuid()}`);
     await nodeA.service.connect(seeding, { has_local_pending_rows: true });
-    const other = { userId: seeding.userId, sourceId: "other-device" };
+    const other = { ...seeding, sourceId: "other-device" };
     const refused = await rejection(nodeB.service.openBundleWatch(other, { after_bundle_seq: 0 }));
     expect(refused.code).toBe("scope_initializing");
-    expect(nodeB.service.watchSubscriberCount(seeding.userId)).toBe(0);
+    expect(nodeB.service.watchSubscriberCount(seeding.scopeId)).toBe(0);
   });
 
   it("counts open watches per user and process, back to zero as they close", async () => {
@@ -248,15 +248,15 @@ describe("subscribe", () => {
     const first = await nodeA.service.openBundleWatch(who, { after_bundle_seq: 0 });
     const second = await nodeA.service.openBundleWatch(who, { after_bundle_seq: 0 });
     const elsewhere = await nodeB.service.openBundleWatch(who, { after_bundle_seq: 0 });
-    expect(nodeA.service.watchSubscriberCount(who.userId)).toBe(2);
-    expect(nodeB.service.watchSubscriberCount(who.userId)).toBe(1);
+    expect(nodeA.service.watchSubscriberCount(who.scopeId)).toBe(2);
+    expect(nodeB.service.watchSubscriberCount(who.scopeId)).toBe(1);
     first.close();
     first.close();
-    expect(nodeA.service.watchSubscriberCount(who.userId)).toBe(1);
+    expect(nodeA.service.watchSubscriberCount(who.scopeId)).toBe(1);
     second.close();
     elsewhere.close();
-    expect(nodeA.service.watchSubscriberCount(who.userId)).toBe(0);
-    expect(nodeB.service.watchSubscriberCount(who.userId)).toBe(0);
+    expect(nodeA.service.watchSubscriberCount(who.scopeId)).toBe(0);
+    expect(nodeB.service.watchSubscriberCount(who.scopeId)).toBe(0);
     expect(await first.next(0)).toBe("closed");
   });
 
@@ -284,7 +284,7 @@ describe("subscribe", () => {
     const pending = watch.next(60_000);
     await node.close();
     expect(await pending).toBe("closed");
-    expect(node.service.watchSubscriberCount(who.userId)).toBe(0);
+    expect(node.service.watchSubscriberCount(who.scopeId)).toBe(0);
     const error = await rejection(node.service.openBundleWatch(who, { after_bundle_seq: 0 }));
     expect(error).toBeInstanceOf(OversyncError);
     expect(error.code).toBe("service_unavailable");

@@ -31,8 +31,52 @@ describe("JWT auth", () => {
   it("issues a token whose subject authenticates as the user", async () => {
     const issued = await auth.issueToken("alice-123");
     expect(issued.expiresIn).toBe(600);
-    expect(await auth.authenticate(bearer(issued.token))).toStrictEqual({ userId: "alice-123" });
-    expect(await auth.authenticate(bearer(issued.token, "bearer"))).toStrictEqual({ userId: "alice-123" });
+    const alice = { userId: "alice-123", workspaces: [] };
+    expect(await auth.authenticate(bearer(issued.token))).toStrictEqual(alice);
+    expect(await auth.authenticate(bearer(issued.token, "bearer"))).toStrictEqual(alice);
+  });
+
+  it("carries workspace membership in a `workspaces` claim, once per workspace", async () => {
+    const { token } = await auth.issueToken("carol", { workspaces: ["team-1", "Design_2", "team-1"] });
+    expect(await auth.authenticate(bearer(token))).toStrictEqual({
+      userId: "carol",
+      workspaces: ["team-1", "Design_2"],
+    });
+    const payload = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString());
+    expect(payload.workspaces).toStrictEqual(["team-1", "Design_2"]);
+    // Without workspaces the token has no such claim, as before.
+    const plain = (await auth.issueToken("dave")).token;
+    expect(JSON.parse(Buffer.from(plain.split(".")[1]!, "base64url").toString())).not.toHaveProperty(
+      "workspaces",
+    );
+  });
+
+  it.each([
+    ["a dot segment", [".."]],
+    ["a slash", ["a/b"]],
+    ["an empty id", [""]],
+    ["an id of 65 characters", ["x".repeat(65)]],
+    ["65 workspaces", Array.from({ length: 65 }, (_, index) => `w${index}`)],
+  ])("refuses to issue a token for %s", async (_name, workspaces) => {
+    await expect(auth.issueToken("erin", { workspaces })).rejects.toThrow(RangeError);
+  });
+
+  it("refuses a subject in the workspace scope namespace and a malformed workspaces claim", async () => {
+    const signed = (sub: string, claims: Record<string, unknown>) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(sub)
+        .setIssuer(TOKEN_ISSUER)
+        .setIssuedAt()
+        .setExpirationTime(now() + 60)
+        .sign(key);
+    expect(await auth.authenticate(bearer(await signed("workspace:team-1", {})))).toBeNull();
+    expect(await auth.authenticate(bearer(await signed("frank", { workspaces: "team-1" })))).toBeNull();
+    expect(await auth.authenticate(bearer(await signed("frank", { workspaces: ["../x"] })))).toBeNull();
+    expect(await auth.authenticate(bearer(await signed("frank", { workspaces: ["ok"] })))).toStrictEqual({
+      userId: "frank",
+      workspaces: ["ok"],
+    });
   });
 
   it("writes the documented claims: sub, iss, iat, nbf and exp = iat + lifetime", async () => {

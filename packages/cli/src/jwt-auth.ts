@@ -1,11 +1,13 @@
 /**
- * The reference server's sign-in tokens: HS256 JWTs whose subject is the user id. Issued by
+ * The reference server's sign-in tokens: HS256 JWTs whose subject is the user id and whose
+ * `workspaces` claim, when present, lists the workspaces the user is a member of. Issued by
  * `POST /dummy-signin`, checked on every sync call. Only HS256 is accepted (no `none`, no key
  * confusion with asymmetric algorithms), the issuer must be ours, and `exp` must be present and
  * in the future.
  */
-import type { AuthenticatedUser } from "@oversync/server";
+import { MAX_SIGNIN_WORKSPACES, WORKSPACE_ID_PATTERN } from "@oversync/protocol";
 import { SignJWT, errors, jwtVerify } from "jose";
+import { isWorkspaceScopeId } from "./workspaces.js";
 
 /** The `iss` of every token this server issues and accepts. */
 export const TOKEN_ISSUER = "oversync-reference";
@@ -41,12 +43,26 @@ export interface IssuedToken {
   readonly expiresIn: number;
 }
 
+/** Who a valid token names. */
+export interface TokenUser {
+  readonly userId: string;
+  /** The workspaces the token makes the user a member of (none when it carries no claim). */
+  readonly workspaces: readonly string[];
+}
+
 /** Issues and checks the server's bearer tokens. */
 export interface JwtAuth {
-  /** A token for `userId` that lives `ttlSeconds`. */
-  issueToken(userId: string): Promise<IssuedToken>;
-  /** The user of `Authorization: Bearer <token>`, or null when the header or token is missing or bad. */
-  authenticate(request: Request): Promise<AuthenticatedUser | null>;
+  /**
+   * A token for `userId` that lives `ttlSeconds`, making them a member of `workspaces` (ids of
+   * WORKSPACE_ID_PATTERN; RangeError otherwise).
+   */
+  issueToken(userId: string, options?: { readonly workspaces?: readonly string[] }): Promise<IssuedToken>;
+  /**
+   * The user of `Authorization: Bearer <token>`, or null when the header or token is missing or bad
+   * (a subject in the workspace scope namespace included: no token may name a workspace's scope as
+   * a user's own).
+   */
+  authenticate(request: Request): Promise<TokenUser | null>;
 }
 
 /** Options of createJwtAuth. */
@@ -66,9 +82,15 @@ export function createJwtAuth(options: JwtAuthOptions): JwtAuth {
     throw new RangeError(`token lifetime ${ttlSeconds} must be a positive whole number of seconds`);
   }
   return {
-    async issueToken(userId) {
+    async issueToken(userId, issueOptions = {}) {
+      const workspaces = [...new Set(issueOptions.workspaces ?? [])];
+      if (!isWorkspaceList(workspaces)) {
+        throw new RangeError(
+          `workspaces must be at most ${MAX_SIGNIN_WORKSPACES} ids of 1-64 ASCII letters, digits, _ or -`,
+        );
+      }
       const now = Math.floor(Date.now() / 1000);
-      const token = await new SignJWT({})
+      const token = await new SignJWT(workspaces.length === 0 ? {} : { workspaces })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(userId)
         .setIssuer(TOKEN_ISSUER)
@@ -88,7 +110,10 @@ export function createJwtAuth(options: JwtAuthOptions): JwtAuth {
           requiredClaims: ["exp", "sub"],
           clockTolerance: CLOCK_TOLERANCE_SECONDS,
         });
-        return typeof payload.sub === "string" && payload.sub !== "" ? { userId: payload.sub } : null;
+        const userId = payload.sub;
+        if (typeof userId !== "string" || userId === "" || isWorkspaceScopeId(userId)) return null;
+        const workspaces = payload.workspaces ?? [];
+        return isWorkspaceList(workspaces) ? { userId, workspaces } : null;
       } catch (error) {
         // Any verification failure means "not authenticated"; anything else is a bug to surface.
         if (error instanceof errors.JOSEError) return null;
@@ -96,4 +121,12 @@ export function createJwtAuth(options: JwtAuthOptions): JwtAuth {
       }
     },
   };
+}
+
+function isWorkspaceList(value: unknown): value is string[] {
+  return (
+    Array.isArray(value) &&
+    value.length <= MAX_SIGNIN_WORKSPACES &&
+    value.every((id) => typeof id === "string" && WORKSPACE_ID_PATTERN.test(id))
+  );
 }

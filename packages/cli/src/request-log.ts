@@ -1,6 +1,7 @@
 /**
  * One JSON log line per HTTP request, written when the response is finished or abandoned: method,
- * path (without the query string), status, duration in ms and, once known, the user id. A request
+ * path (without the query string), status, duration in ms and, once known, the user id (and the
+ * scope id when the request acts on a scope other than the user's own, a workspace's). A request
  * the client abandoned is marked `aborted` and logged at info level like any other (anyone can
  * abandon requests, so they must not fill the error log); it has a status only when one was sent
  * before the client left. Headers are never logged, so tokens never reach the log. The user id is learned deep inside the request
@@ -13,14 +14,17 @@ import type { JsonLogger } from "./json-log.js";
 
 interface RequestRecord {
   userId?: string;
+  scopeId?: string;
 }
 
 const currentRequest = new AsyncLocalStorage<RequestRecord>();
 
-/** Records the user the current request acts for, for its log line. */
-export function noteRequestUser(userId: string): void {
+/** Records the user the current request acts for, and the scope it acts on, for its log line. */
+export function noteRequestUser(userId: string, scopeId?: string): void {
   const record = currentRequest.getStore();
-  if (record !== undefined) record.userId = userId;
+  if (record === undefined) return;
+  record.userId = userId;
+  if (scopeId !== undefined && scopeId !== userId) record.scopeId = scopeId;
 }
 
 /** Wraps a node:http listener so each request is logged once it ends. */
@@ -36,6 +40,7 @@ export function logRequests(listener: NodeListener, logger: JsonLogger): NodeLis
         ...(response.headersSent ? { status: response.statusCode } : {}),
         duration_ms: Math.round(durationMs * 100) / 100,
         ...(record.userId === undefined ? {} : { user_id: record.userId }),
+        ...(record.scopeId === undefined ? {} : { scope_id: record.scopeId }),
         ...(response.writableFinished ? {} : { aborted: true }),
       });
     });

@@ -2,7 +2,8 @@
  * The unauthenticated test helpers the upstream live suites call (protocol-latest §5). They reach
  * into the sync runtime through two small hooks; each route is served when its hook is offered. The
  * runtime from createSyncService offers both, so `serve` passes it as the hooks. A `user_id` outside
- * the identity rules (protocol identity.ts) is 400 invalid_request, like a missing one.
+ * the identity rules (protocol identity.ts) is 400 invalid_request, like a missing one. A `user_id`
+ * names a scope: a user's own, or a workspace's (`workspace:<id>`, workspaces.ts).
  */
 import { ENDPOINTS, type RetentionFloorResponse, type WatchSubscribersResponse } from "@oversync/protocol";
 import { type PublicRoute, endpointRoute, jsonResponse } from "@oversync/server";
@@ -10,15 +11,15 @@ import { type PublicRoute, endpointRoute, jsonResponse } from "@oversync/server"
 /** What the test helpers need from the sync runtime. */
 export interface TestHelperHooks {
   /**
-   * Moves `userId`'s retained bundle floor to `floor` (the runtime also deletes the history at or
+   * Moves `scopeId`'s retained bundle floor to `floor` (the runtime also deletes the history at or
    * below it; the protocol does not require that). Throws OversyncError `user_state_not_found` for a
-   * user without sync state and `invalid_request` for a floor it cannot take (the runtime: above
+   * scope without sync state and `invalid_request` for a floor it cannot take (the runtime: above
    * the latest bundle or below the current floor); any other failure is answered 500
    * `retention_floor_update_failed`.
    */
-  setRetainedFloor(userId: string, floor: number): Promise<void>;
-  /** How many watch streams this process currently holds open for `userId`. */
-  watchSubscriberCount(userId: string): number;
+  setRetainedFloor(scopeId: string, floor: number): Promise<void>;
+  /** How many watch streams this process currently holds open on `scopeId`. */
+  watchSubscriberCount(scopeId: string): number;
 }
 
 /**

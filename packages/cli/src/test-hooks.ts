@@ -290,7 +290,7 @@ export function serverSqlRoute(service: SyncRuntime): PublicRoute {
           });
         }
         const written = await service.withinSyncBundle(
-          { userId: user },
+          { scopeId: user },
           { sourceId: writerId, sourceBundleId },
           run,
         );

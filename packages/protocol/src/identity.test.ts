@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MAX_IDENTITY_BYTES, sourceIdProblem, userIdProblem } from "./identity.js";
+import { MAX_IDENTITY_BYTES, scopeIdProblem, sourceIdProblem, userIdProblem } from "./identity.js";
 
 describe("userIdProblem", () => {
   it("accepts well-formed ids up to MAX_IDENTITY_BYTES of UTF-8, whatever their script", () => {
@@ -24,6 +24,25 @@ describe("userIdProblem", () => {
     ["a non-string", 42, /non-empty string/],
   ])("refuses %s", (_name, value, reason) => {
     expect(userIdProblem(value)).toMatch(reason);
+  });
+});
+
+describe("scopeIdProblem", () => {
+  it("keeps the user id rules: a user's own scope is named by the user id", () => {
+    for (const value of [
+      "alice",
+      "workspace:team-1",
+      "Zoë 🚀",
+      "",
+      "a\u0000b",
+      "x\ud800",
+      "x".repeat(513),
+      7,
+    ]) {
+      expect(scopeIdProblem(value), String(value)).toBe(userIdProblem(value));
+    }
+    expect(scopeIdProblem("workspace:team-1")).toBeUndefined();
+    expect(scopeIdProblem("")).toMatch(/non-empty/);
   });
 });
 

@@ -1,17 +1,18 @@
 /**
- * The rules for the two identities every sync call carries: the user id (the subject the host's
- * authentication yields, also named by sign-in and the test helpers) and the source id (the
- * `Oversync-Source-ID` header, or an id a request body names). The server checks them where they
- * enter, the client before it binds a database to a user, so an id PostgreSQL would rewrite or
- * refuse never reaches it: node-postgres encodes a lone surrogate as U+FFFD (two user ids would
- * share one scope), PostgreSQL text cannot hold U+0000, and a B-tree index entry must fit in a
- * third of a page (2704 bytes after compression).
+ * The rules for the identities every sync call carries: the user id (the subject the host's
+ * authentication yields, also named by sign-in and the test helpers), the scope id (whose rows the
+ * call reads and writes: the user's own scope, whose id is the user id, unless the host resolves a
+ * shared one) and the source id (the `Oversync-Source-ID` header, or an id a request body names).
+ * The server checks them where they enter, the client before it binds a database to a user, so an
+ * id PostgreSQL would rewrite or refuse never reaches it: node-postgres encodes a lone surrogate as
+ * U+FFFD (two ids would share one scope), PostgreSQL text cannot hold U+0000, and a B-tree index
+ * entry must fit in a third of a page (2704 bytes after compression).
  */
 import { findLoneSurrogate, utf8ByteLength } from "./canonical-json.js";
 import { isValidSourceId } from "./capabilities.js";
 
 /**
- * The longest user id or source id accepted, in UTF-8 bytes. Ids are indexed in PostgreSQL (alone
+ * The longest user, scope or source id accepted, in UTF-8 bytes. Ids are indexed in PostgreSQL (alone
  * and inside composite keys, and as `_sync_scope_id` in every business primary key), so this stays
  * far below the 2704-byte B-tree entry limit whatever else the key holds, and far above real ids
  * (a UUID is 36 bytes, an e-mail address at most 254).
@@ -35,6 +36,15 @@ export function userIdProblem(value: unknown): string | undefined {
     return `is ${bytes} bytes in UTF-8, more than the ${MAX_IDENTITY_BYTES} allowed`;
   }
   return undefined;
+}
+
+/**
+ * Why `value` cannot be a scope id, or undefined when it can: the user id rules (userIdProblem),
+ * since a user's own scope is named by the user id and every scope id is stored where user ids are.
+ * The reason reads after the id's name: "scope id must not contain U+0000".
+ */
+export function scopeIdProblem(value: unknown): string | undefined {
+  return userIdProblem(value);
 }
 
 /**

@@ -84,6 +84,7 @@ export {
 } from "./hashes.js";
 export {
   MAX_IDENTITY_BYTES,
+  scopeIdProblem,
   sourceIdProblem,
   userIdProblem,
 } from "./identity.js";
@@ -268,6 +269,8 @@ export {
   dummySigninRequestSchema,
   type DummySigninResponse,
   dummySigninResponseSchema,
+  MAX_SIGNIN_WORKSPACES,
+  WORKSPACE_ID_PATTERN,
   type RetentionFloorRequest,
   retentionFloorRequestSchema,
   type RetentionFloorResponse,

@@ -14,7 +14,7 @@ export {
 export type { TableRegistration } from "./schema/schema-validation.js";
 export { DEFAULT_MAX_PRUNED_PER_COMMIT, type RetentionOptions } from "./history/retention.js";
 export {
-  DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER,
+  DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_SCOPE,
   type SnapshotSessionOptions,
 } from "./snapshot/snapshot-sessions.js";
 export {
@@ -66,6 +66,7 @@ export {
 // HTTP: the handler, its extra routes, and the node:http adapter.
 export {
   type AuthenticatedUser,
+  type AuthenticationContext,
   DEFAULT_MAX_BODY_BYTES,
   type FetchHandler,
   type SyncHandlerLogger,
@@ -82,6 +83,7 @@ export {
 } from "./http/routes.js";
 export { SYNC_ROUTES } from "./http/sync-routes.js";
 export { errorResponse, jsonResponse } from "./http/responses.js";
+export { ScopeForbiddenError } from "./http/scope-forbidden.js";
 export { type NodeListener, toNodeListener } from "./http/node-listener.js";
 
 // Errors a host can meet (the wire errors are @oversync/protocol's OversyncError).

@@ -6,11 +6,31 @@ import * as z from "zod";
 import { decodeQuery, decodeRequestBody } from "./decode.js";
 import { envelopeInt, nonBlankString, userIdSchema } from "./shared.js";
 
-/** Sign-in request; any password is accepted; `device` is sent by the latest clients only. */
+/**
+ * A workspace id of the reference server, whose sync routes for a workspace live under
+ * `/w/<workspace>`: 1–64 ASCII letters, digits, `_` or `-`, so it is one URL path segment as it
+ * stands (never `.` or `..`, which URL resolution would swallow).
+ */
+export const WORKSPACE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The most workspaces one sign-in may name (they travel in the token). */
+export const MAX_SIGNIN_WORKSPACES = 64;
+
+/**
+ * Sign-in request; any password is accepted; `device` is sent by the latest clients only.
+ * `workspaces` (this server's extension, absent from upstream's suites) names the workspaces the
+ * token makes its user a member of.
+ */
 export const dummySigninRequestSchema = z.strictObject({
   user: userIdSchema("user"),
   password: z.string(),
   device: z.string().optional(),
+  workspaces: z
+    .array(
+      z.string().regex(WORKSPACE_ID_PATTERN, "a workspace id must be 1-64 ASCII letters, digits, _ or -"),
+    )
+    .max(MAX_SIGNIN_WORKSPACES, `workspaces may name at most ${MAX_SIGNIN_WORKSPACES} workspaces`)
+    .optional(),
 });
 
 /** A decoded sign-in request. */

@@ -1,6 +1,6 @@
 /**
  * Committing arbitrary business writes as one bundle: the shared core of push commit and
- * server-originated writes (server-writes.ts). The caller owns the transaction, holds the user's
+ * server-originated writes (server-writes.ts). The caller owns the transaction, holds the scope's
  * lock and has already checked the scope and the source sequence.
  */
 import { type CommittedBundleIdentity, isValidSourceId } from "@oversync/protocol";
@@ -11,7 +11,7 @@ import { type BundleIdentity, openBundleContext, sealBundle } from "./bundle-sea
 
 /**
  * Opens the bundle context, runs `work` (the business writes), then seals what it captured as the
- * user's next bundle and advances the source. `bundle` is undefined when nothing was captured; the
+ * scope's next bundle and advances the source. `bundle` is undefined when nothing was captured; the
  * source is then left as it was. A row above `maxSnapshotRowBytes` in a snapshot throws
  * SnapshotRowTooLargeError (snapshot-row-size.ts).
  */
@@ -28,11 +28,11 @@ export async function runSyncBundle<T>(
       `bundle source_id ${JSON.stringify(target.sourceId)} must be visible ASCII (0x21-0x7E)`,
     );
   }
-  await openBundleContext(client, target.userId);
+  await openBundleContext(client, target.scopeId);
   const value = await work();
   const bundle = await sealBundle(client, directory, target, maxSnapshotRowBytes);
   if (bundle !== undefined) {
-    await recordSourceCommit(client, target.userPk, target.sourceId, target.sourceBundleId);
+    await recordSourceCommit(client, target.scopePk, target.sourceId, target.sourceBundleId);
   }
   return { value, bundle };
 }

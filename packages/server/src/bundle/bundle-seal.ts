@@ -4,7 +4,7 @@
  * A bundle context is a set of transaction-local settings the guard trigger checks. After the
  * business writes, `sealBundle` forces the deferred constraint checks (so their failures, and
  * any rows written by deferred constraint triggers, happen before the bundle is sealed), takes the
- * stage rows, normalises them to one effect per row, reserves the user's next gapless `bundle_seq`,
+ * stage rows, normalises them to one effect per row, reserves the scope's next gapless `bundle_seq`,
  * renders every value to its wire form once, checks each row fits a snapshot, hashes, and stores
  * the bundle with its rows and the new row versions.
  */
@@ -21,13 +21,13 @@ import type { SqlQueryable } from "../db/sql-pool.js";
 import { OP_CODES, OP_NAMES, type OpCode } from "../schema/op-codes.js";
 import { type RegisteredTable, type TableDirectory, rowKey } from "../schema/table-catalog.js";
 import { checkSnapshotRowSize } from "../snapshot/snapshot-row-size.js";
-import { BUNDLE_USER_SETTING } from "./capture-triggers.js";
+import { BUNDLE_SCOPE_SETTING } from "./capture-triggers.js";
 import { renderPayload } from "./row-payload.js";
 
 /** Who a bundle belongs to and which source tuple it commits. */
 export interface BundleIdentity {
-  readonly userPk: number;
-  readonly userId: string;
+  readonly scopePk: number;
+  readonly scopeId: string;
   readonly sourceId: string;
   readonly sourceBundleId: number;
   /** The push's request hash; "" for bundles that do not come from a push. */
@@ -50,16 +50,16 @@ interface NormalizedRow {
 }
 
 /**
- * Opens the bundle context for `userId` in the current transaction and defers deferrable
+ * Opens the bundle context for `scopeId` in the current transaction and defers deferrable
  * constraints, so rows may be written in any order (FK cycles, children before parents).
  */
-export async function openBundleContext(client: SqlQueryable, userId: string): Promise<void> {
-  await client.query("SELECT set_config($1, $2, true)", [BUNDLE_USER_SETTING, userId]);
+export async function openBundleContext(client: SqlQueryable, scopeId: string): Promise<void> {
+  await client.query("SELECT set_config($1, $2, true)", [BUNDLE_SCOPE_SETTING, scopeId]);
   await client.query("SET CONSTRAINTS ALL DEFERRED");
 }
 
 /**
- * Seals the current transaction's captured effects as the user's next bundle. Returns undefined
+ * Seals the current transaction's captured effects as the scope's next bundle. Returns undefined
  * (and stores nothing) when the effects cancel out or nothing was written. Throws
  * SnapshotRowTooLargeError when a row's after-image would take more than `maxSnapshotRowBytes` in a
  * snapshot (the caller's transaction must then roll back).
@@ -81,7 +81,7 @@ export async function sealBundle(
   const { rows: reserved } = await client.query<{ bundle_seq: unknown }>(
     `UPDATE sync.user_state SET next_bundle_seq = next_bundle_seq + 1
       WHERE user_pk = $1 RETURNING next_bundle_seq - 1 AS bundle_seq`,
-    [identity.userPk],
+    [identity.scopePk],
   );
   const bundleSeq = toSafeInt(reserved[0]!.bundle_seq);
 
@@ -129,7 +129,7 @@ export async function sealBundle(
      ON CONFLICT (user_pk, table_id, key_text)
        DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`,
     [
-      identity.userPk,
+      identity.scopePk,
       bundleSeq,
       normalized.map((row) => row.table.tableId),
       normalized.map((row) => row.keyText),

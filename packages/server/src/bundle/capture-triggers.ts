@@ -19,8 +19,11 @@ import { OP_CODES } from "../schema/op-codes.js";
 import type { RegisteredTable } from "../schema/table-catalog.js";
 import { payloadSql } from "./row-payload.js";
 
-/** Transaction-local settings that open a bundle context; read by the guard trigger. */
-export const BUNDLE_USER_SETTING = "oversync.bundle_user_id";
+/**
+ * The transaction-local setting that opens a bundle context with the bundle's scope id; read by the
+ * guard trigger. Its name predates shared scopes and stays: installed triggers read it.
+ */
+export const BUNDLE_SCOPE_SETTING = "oversync.bundle_user_id";
 
 /** SQLSTATE the guard raises for a write outside a bundle context. */
 export const NO_BUNDLE_CONTEXT_SQLSTATE = "OV001";
@@ -32,7 +35,7 @@ export const TRUNCATE_SQLSTATE = "OV003";
 const GUARD_FUNCTION = `
 CREATE OR REPLACE FUNCTION sync.guard_registered_row() RETURNS trigger LANGUAGE plpgsql AS $body$
 DECLARE
-  owner text := current_setting('${BUNDLE_USER_SETTING}', true);
+  owner text := current_setting('${BUNDLE_SCOPE_SETTING}', true);
 BEGIN
   IF owner IS NULL OR owner = '' THEN
     PERFORM nextval('sync.rejected_registered_write_seq');

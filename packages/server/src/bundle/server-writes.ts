@@ -8,7 +8,7 @@
  * - `ScopeManager.execWrite` picks the writer's next tuple itself, initializes a scope nobody has
  *   initialized yet, and refuses a callback that changes nothing.
  *
- * Both hold the user's lock for the whole transaction, defer deferrable constraints until the
+ * Both hold the scope's lock for the whole transaction, defer deferrable constraints until the
  * bundle is sealed, never retry (the callback may have effects outside the database), and roll
  * everything back when the callback or the bundle fails. Writer ids are source ids: they share the
  * namespace of client devices, so pick ids no device uses (e.g. `server:billing`).
@@ -17,12 +17,12 @@ import {
   type CommittedBundleIdentity,
   OversyncError,
   sourceIdProblem,
-  userIdProblem,
+  scopeIdProblem,
 } from "@oversync/protocol";
 import type { SqlQueryable, SqlResult } from "../db/sql-pool.js";
 import type { TableDirectory } from "../schema/table-catalog.js";
 import { checkCreateSequence, loadSourceState, sourceRetiredError } from "../scope/source-state.js";
-import { type UserState, loadUserForWrite, lockUser, setInitialized } from "../scope/user-scope.js";
+import { type ScopeRecord, loadScopeForWrite, lockScope, setInitialized } from "../scope/scope-state.js";
 import { SnapshotRowTooLargeError } from "../snapshot/snapshot-row-size.js";
 import { runSyncBundle } from "./bundle-commit.js";
 
@@ -70,7 +70,7 @@ export interface ScopeWriteResult<T> {
   readonly value: T;
 }
 
-/** Server-originated writes addressed by scope (user) id. */
+/** Server-originated writes addressed by scope id. */
 export interface ScopeManager {
   /**
    * Runs `write` in one transaction and commits what it changed as one bundle from `writerId`'s
@@ -110,7 +110,7 @@ export class ServerWriteError extends Error {
 /** Runs inside each committed bundle's transaction (the watch NOTIFY and the like). */
 export type BundleCommittedHook = (
   client: SqlQueryable,
-  userId: string,
+  scopeId: string,
   bundle: ServerWriteBundle,
 ) => Promise<void>;
 
@@ -120,11 +120,11 @@ export async function writeWithinSyncBundle<T>(
   directory: TableDirectory,
   committed: BundleCommittedHook,
   maxSnapshotRowBytes: number,
-  userId: string,
+  scopeId: string,
   source: SyncBundleSource,
   write: (tx: BundleTransaction) => Promise<T>,
 ): Promise<SyncBundleResult<T>> {
-  checkScopeId(userId, "the user id of a sync bundle");
+  checkScopeId(scopeId, "the scope id of a sync bundle");
   checkWriterId(source.sourceId, "sourceId");
   if (!Number.isSafeInteger(source.sourceBundleId) || source.sourceBundleId < 1) {
     throw new ServerWriteError(
@@ -132,22 +132,22 @@ export async function writeWithinSyncBundle<T>(
       `sourceBundleId ${source.sourceBundleId} must be a positive integer: the source's next expected bundle id`,
     );
   }
-  await lockUser(client, userId);
-  const user = await loadUserForWrite(client, userId);
-  if (user.scopeState === "uninitialized") {
+  await lockScope(client, scopeId);
+  const scope = await loadScopeForWrite(client, scopeId);
+  if (scope.scopeState === "uninitialized") {
     throw new OversyncError(
       "scope_uninitialized",
-      `scope ${userId} is not initialized; a device must connect first, or write through execWrite`,
+      `scope ${scopeId} is not initialized; a device must connect first, or write through execWrite`,
     );
   }
-  if (user.scopeState === "initializing") throw initializingError(userId);
+  if (scope.scopeState === "initializing") throw initializingError(scopeId);
   checkCreateSequence(
     source.sourceId,
     source.sourceBundleId,
-    await loadSourceState(client, user.userPk, source.sourceId),
+    await loadSourceState(client, scope.scopePk, source.sourceId),
   );
-  const { value, bundle } = await runBundle(client, directory, maxSnapshotRowBytes, user, source, write);
-  if (bundle !== undefined) await committed(client, userId, bundle);
+  const { value, bundle } = await runBundle(client, directory, maxSnapshotRowBytes, scope, source, write);
+  if (bundle !== undefined) await committed(client, scopeId, bundle);
   return { value, bundle };
 }
 
@@ -157,37 +157,40 @@ export async function execScopeWrite<T>(
   directory: TableDirectory,
   committed: BundleCommittedHook,
   maxSnapshotRowBytes: number,
-  scopeId: string,
+  requestedScopeId: string,
   options: ScopeWriteOptions,
   write: (tx: BundleTransaction) => Promise<T>,
 ): Promise<ScopeWriteResult<T>> {
-  const userId = checkScopeId(typeof scopeId === "string" ? scopeId.trim() : scopeId, "scopeId");
+  const scopeId = checkScopeId(
+    typeof requestedScopeId === "string" ? requestedScopeId.trim() : requestedScopeId,
+    "scopeId",
+  );
   const writerId = checkWriterId(
     typeof options?.writerId === "string" ? options.writerId.trim() : "",
     "writerId",
   );
-  await lockUser(client, userId);
-  let user = await loadUserForWrite(client, userId);
-  if (user.scopeState === "initializing") throw initializingError(userId);
-  const autoInitialized = user.scopeState === "uninitialized";
-  if (autoInitialized) user = await setInitialized(client, user.userPk, writerId);
-  const source = await loadSourceState(client, user.userPk, writerId);
+  await lockScope(client, scopeId);
+  let scope = await loadScopeForWrite(client, scopeId);
+  if (scope.scopeState === "initializing") throw initializingError(scopeId);
+  const autoInitialized = scope.scopeState === "uninitialized";
+  if (autoInitialized) scope = await setInitialized(client, scope.scopePk, writerId);
+  const source = await loadSourceState(client, scope.scopePk, writerId);
   if (source.state === "retired") throw sourceRetiredError(writerId, source);
   const tuple = { sourceId: writerId, sourceBundleId: source.maxCommittedSourceBundleId + 1 };
-  const { value, bundle } = await runBundle(client, directory, maxSnapshotRowBytes, user, tuple, write);
+  const { value, bundle } = await runBundle(client, directory, maxSnapshotRowBytes, scope, tuple, write);
   if (bundle === undefined) {
     throw new ServerWriteError(
       "no_captured_changes",
-      `the write to scope ${userId} changed no registered row, so no bundle was committed and the transaction was rolled back`,
+      `the write to scope ${scopeId} changed no registered row, so no bundle was committed and the transaction was rolled back`,
     );
   }
-  await committed(client, userId, bundle);
+  await committed(client, scopeId, bundle);
   return { autoInitialized, bundle, value };
 }
 
-/** A scope id is a user id: the same identity rules as an authenticated user (protocol identity.ts). */
+/** The scope id rules (protocol identity.ts), which are the user id rules. */
 function checkScopeId(id: unknown, name: string): string {
-  const problem = userIdProblem(id);
+  const problem = scopeIdProblem(id);
   if (problem !== undefined) throw new ServerWriteError("invalid_server_write", `${name} ${problem}`);
   return id as string;
 }
@@ -200,10 +203,10 @@ function checkWriterId(id: string, name: string): string {
   return id;
 }
 
-function initializingError(userId: string): OversyncError {
+function initializingError(scopeId: string): OversyncError {
   return new OversyncError(
     "scope_initializing",
-    `a device is initializing scope ${userId}; write again once its initialization has finished or its lease has lapsed`,
+    `a device is initializing scope ${scopeId}; write again once its initialization has finished or its lease has lapsed`,
   );
 }
 
@@ -212,7 +215,7 @@ async function runBundle<T>(
   client: SqlQueryable,
   directory: TableDirectory,
   maxSnapshotRowBytes: number,
-  user: UserState,
+  scope: ScopeRecord,
   source: SyncBundleSource,
   write: (tx: BundleTransaction) => Promise<T>,
 ): Promise<{ value: T; bundle: ServerWriteBundle | undefined }> {
@@ -231,8 +234,8 @@ async function runBundle<T>(
     },
   };
   const target = {
-    userPk: user.userPk,
-    userId: user.userId,
+    scopePk: scope.scopePk,
+    scopeId: scope.scopeId,
     sourceId: source.sourceId,
     sourceBundleId: source.sourceBundleId,
     canonicalRequestHash: "",

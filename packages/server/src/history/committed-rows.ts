@@ -8,7 +8,7 @@ import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import { OP_NAMES, type OpCode } from "../schema/op-codes.js";
 import type { TableDirectory } from "../schema/table-catalog.js";
-import { findUserState } from "../scope/user-scope.js";
+import { findScope } from "../scope/scope-state.js";
 import type { ResolvedLimits } from "../service/service-options.js";
 import type { Actor, CommittedRowsRequest } from "../service/sync-service.js";
 
@@ -48,14 +48,14 @@ export async function readCommittedRows(
   const notFound = () =>
     new OversyncError(
       "committed_bundle_not_found",
-      `committed bundle ${bundleSeq} does not exist for this user`,
+      `committed bundle ${bundleSeq} does not exist in this scope`,
     );
-  const user = await findUserState(client, actor.userId);
-  if (user === undefined) throw notFound();
-  if (bundleSeq <= user.retainedBundleFloor) {
+  const scope = await findScope(client, actor.scopeId);
+  if (scope === undefined) throw notFound();
+  if (bundleSeq <= scope.retainedBundleFloor) {
     throw new OversyncError(
       "history_pruned",
-      `committed bundle ${bundleSeq} is at or below retained floor ${user.retainedBundleFloor}; rebuild from a snapshot`,
+      `committed bundle ${bundleSeq} is at or below retained floor ${scope.retainedBundleFloor}; rebuild from a snapshot`,
     );
   }
   const { rows: headers } = await client.query<{
@@ -67,7 +67,7 @@ export async function readCommittedRows(
   }>(
     `SELECT source_id, source_bundle_id, row_count, bundle_hash, canonical_request_hash
        FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq = $2`,
-    [user.userPk, bundleSeq],
+    [scope.scopePk, bundleSeq],
   );
   const header = headers[0];
   if (header === undefined) throw notFound();
@@ -82,7 +82,7 @@ export async function readCommittedRows(
     `SELECT bundle_seq, row_ordinal, table_id, key_text, op, payload_wire FROM sync.bundle_rows
       WHERE user_pk = $1 AND bundle_seq = $2 AND row_ordinal > $3::bigint
       ORDER BY row_ordinal LIMIT $4`,
-    [user.userPk, bundleSeq, after, maxRows + 1],
+    [scope.scopePk, bundleSeq, after, maxRows + 1],
   );
   const page = rows.slice(0, maxRows);
   return {

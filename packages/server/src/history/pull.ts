@@ -7,7 +7,7 @@ import { type BundleRow, OversyncError, type PullResponse } from "@oversync/prot
 import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import type { TableDirectory } from "../schema/table-catalog.js";
-import { latestBundleSeq, requireInitializedUser } from "../scope/user-scope.js";
+import { latestBundleSeq, requireInitializedScope } from "../scope/scope-state.js";
 import { DEFAULT_BUNDLES_PER_PULL, type ResolvedLimits } from "../service/service-options.js";
 import type { Actor, PullInput } from "../service/sync-service.js";
 import { type StoredBundleRow, toBundleRow } from "./committed-rows.js";
@@ -26,8 +26,8 @@ export async function readPullPage(
   limits: ResolvedLimits,
   rowBudget: number,
 ): Promise<PullResponse> {
-  const user = await requireInitializedUser(client, actor.userId);
-  const latest = latestBundleSeq(user);
+  const scope = await requireInitializedScope(client, actor.scopeId);
+  const latest = latestBundleSeq(scope);
   const after = query.after_bundle_seq;
   if (after > latest) {
     throw new OversyncError(
@@ -42,10 +42,10 @@ export async function readPullPage(
       `requested target_bundle_seq ${target} is ahead of current committed bundle sequence ${latest}`,
     );
   }
-  if (after < user.retainedBundleFloor) {
+  if (after < scope.retainedBundleFloor) {
     throw new OversyncError(
       "history_pruned",
-      `after_bundle_seq ${after} is below retained floor ${user.retainedBundleFloor}`,
+      `after_bundle_seq ${after} is below retained floor ${scope.retainedBundleFloor}`,
     );
   }
   const stable = target ?? latest;
@@ -62,7 +62,7 @@ export async function readPullPage(
     `SELECT bundle_seq, source_id, source_bundle_id, row_count, bundle_hash FROM sync.bundle_log
       WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq <= $3
       ORDER BY bundle_seq LIMIT $4`,
-    [user.userPk, after, stable, maxBundles + 1],
+    [scope.scopePk, after, stable, maxBundles + 1],
   );
   let taken = 0;
   let rowsTaken = 0;
@@ -78,7 +78,7 @@ export async function readPullPage(
     `SELECT bundle_seq, row_ordinal, table_id, key_text, op, payload_wire FROM sync.bundle_rows
       WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq <= $3
       ORDER BY bundle_seq, row_ordinal`,
-    [user.userPk, after, last],
+    [scope.scopePk, after, last],
   );
   const rowsBySeq = new Map<number, BundleRow[]>();
   for (const row of rows) {

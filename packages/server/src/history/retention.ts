@@ -1,7 +1,7 @@
 /**
- * Retention: how much committed history (`sync.bundle_log` / `sync.bundle_rows`) each user keeps.
+ * Retention: how much committed history (`sync.bundle_log` / `sync.bundle_rows`) each scope keeps.
  *
- * A user's `retained_bundle_floor` says which bundles are gone: every seq at or below it is answered
+ * A scope's `retained_bundle_floor` says which bundles are gone: every seq at or below it is answered
  * `history_pruned` (pull from below it, committed rows at or below it, push-create of a tuple whose
  * bundle is at or below it), and the client recovers from a snapshot. Pruning only ever deletes
  * history: `row_state`, source watermarks and business rows stay, so a snapshot still holds the
@@ -11,7 +11,7 @@
 import { OversyncError } from "@oversync/protocol";
 import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
-import { findUserState, latestBundleSeq, lockUser } from "../scope/user-scope.js";
+import { findScope, latestBundleSeq, lockScope } from "../scope/scope-state.js";
 import { ServiceConfigError } from "../service/service-options.js";
 
 /**
@@ -21,7 +21,7 @@ import { ServiceConfigError } from "../service/service-options.js";
  */
 export interface RetentionOptions {
   /**
-   * Newest committed bundles kept per user (an integer ≥ 1). After each commit the floor moves to
+   * Newest committed bundles kept per scope (an integer ≥ 1). After each commit the floor moves to
    * latest − keepBundles. Small windows make more clients rebuild: a device that pushes one bundle
    * and then reads its committed rows back after more than keepBundles other bundles landed gets
    * `history_pruned`.
@@ -60,13 +60,13 @@ export function resolveRetention(options: RetentionOptions | undefined): Resolve
 }
 
 /**
- * Applies the policy after a bundle of `userId` committed, inside that bundle's transaction (which
- * holds the user's lock): the floor moves to latest − keepBundles, by at most maxPrunedPerCommit,
+ * Applies the policy after a bundle of `scopeId` committed, inside that bundle's transaction (which
+ * holds the scope's lock): the floor moves to latest − keepBundles, by at most maxPrunedPerCommit,
  * and the history at or below it is deleted. Returns the new floor, or undefined when it stayed.
  */
 export async function applyRetention(
   client: SqlQueryable,
-  userId: string,
+  scopeId: string,
   policy: ResolvedRetention,
 ): Promise<number | undefined> {
   const { rows } = await client.query<{ user_pk: unknown; retained_bundle_floor: unknown }>(
@@ -74,7 +74,7 @@ export async function applyRetention(
         SET retained_bundle_floor = LEAST(next_bundle_seq - 1 - $2, retained_bundle_floor + $3)
       WHERE user_id = $1 AND retained_bundle_floor < next_bundle_seq - 1 - $2
       RETURNING user_pk, retained_bundle_floor`,
-    [userId, policy.keepBundles, policy.maxPrunedPerCommit],
+    [scopeId, policy.keepBundles, policy.maxPrunedPerCommit],
   );
   const row = rows[0];
   if (row === undefined) return undefined;
@@ -84,48 +84,51 @@ export async function applyRetention(
 }
 
 /**
- * Moves `userId`'s floor to `floor` and deletes the history at or below it, in the caller's
+ * Moves `scopeId`'s floor to `floor` and deletes the history at or below it, in the caller's
  * transaction. `floor` must lie between the current floor and the latest bundle: below the current
  * floor the history is already gone, above the latest there is nothing to prune (the layout's CHECK
  * forbids it too). Errors: OversyncError `invalid_request`, `user_state_not_found`.
  */
-export async function moveRetainedFloor(client: SqlQueryable, userId: string, floor: number): Promise<void> {
+export async function moveRetainedFloor(client: SqlQueryable, scopeId: string, floor: number): Promise<void> {
   if (!Number.isSafeInteger(floor) || floor < 0) {
     throw new OversyncError(
       "invalid_request",
       `retained_bundle_floor ${floor} must be a non-negative integer`,
     );
   }
-  await lockUser(client, userId);
-  const user = await findUserState(client, userId);
-  if (user === undefined) {
-    throw new OversyncError("user_state_not_found", `user ${JSON.stringify(userId)} has no sync state`);
+  await lockScope(client, scopeId);
+  const scope = await findScope(client, scopeId);
+  if (scope === undefined) {
+    throw new OversyncError("user_state_not_found", `scope ${JSON.stringify(scopeId)} has no sync state`);
   }
-  const latest = latestBundleSeq(user);
+  const latest = latestBundleSeq(scope);
   if (floor > latest) {
     throw new OversyncError(
       "invalid_request",
       `retained_bundle_floor ${floor} is above the latest committed bundle ${latest}`,
     );
   }
-  if (floor < user.retainedBundleFloor) {
+  if (floor < scope.retainedBundleFloor) {
     throw new OversyncError(
       "invalid_request",
-      `retained_bundle_floor ${floor} is below the current floor ${user.retainedBundleFloor}, whose history is already deleted`,
+      `retained_bundle_floor ${floor} is below the current floor ${scope.retainedBundleFloor}, whose history is already deleted`,
     );
   }
-  if (floor === user.retainedBundleFloor) return;
+  if (floor === scope.retainedBundleFloor) return;
   await client.query("UPDATE sync.user_state SET retained_bundle_floor = $2 WHERE user_pk = $1", [
-    user.userPk,
+    scope.scopePk,
     floor,
   ]);
-  await deleteHistory(client, user.userPk, floor);
+  await deleteHistory(client, scope.scopePk, floor);
 }
 
-/** Deletes the user's committed bundles at or below `floor`, rows first (they carry no FK). */
-async function deleteHistory(client: SqlQueryable, userPk: unknown, floor: number): Promise<void> {
-  await client.query("DELETE FROM sync.bundle_rows WHERE user_pk = $1 AND bundle_seq <= $2", [userPk, floor]);
-  await client.query("DELETE FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq <= $2", [userPk, floor]);
+/** Deletes the scope's committed bundles at or below `floor`, rows first (they carry no FK). */
+async function deleteHistory(client: SqlQueryable, scopePk: unknown, floor: number): Promise<void> {
+  await client.query("DELETE FROM sync.bundle_rows WHERE user_pk = $1 AND bundle_seq <= $2", [
+    scopePk,
+    floor,
+  ]);
+  await client.query("DELETE FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq <= $2", [scopePk, floor]);
 }
 
 /**

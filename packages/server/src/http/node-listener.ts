@@ -18,7 +18,7 @@ export function toNodeListener(
 ): NodeListener {
   const logger = options?.logger ?? { error: (message, details) => console.error(message, details) };
   return (incoming, outgoing) => {
-    serve(handler, incoming, outgoing).catch((error: unknown) => {
+    serve(handler, incoming, outgoing, logger).catch((error: unknown) => {
       logger.error("node listener failed to write a response", { url: incoming.url, error });
       outgoing.destroy();
     });
@@ -29,11 +29,28 @@ async function serve(
   handler: FetchHandler,
   incoming: IncomingMessage,
   outgoing: ServerResponse,
+  logger: SyncHandlerLogger,
 ): Promise<void> {
   const controller = new AbortController();
   outgoing.on("close", () => {
     if (!outgoing.writableFinished) controller.abort();
   });
+  if (bodyAlreadyRead(incoming)) {
+    logger.error("the request body was read before the sync handler", { url: incoming.url });
+    await writeResponse(
+      jsonResponse(
+        {
+          error: "internal_error",
+          message:
+            "the server read this request's body before the sync handler could (a body parser such as express.json() runs first); mount the sync handler before body parsers, or keep them off its routes",
+        },
+        500,
+      ),
+      outgoing,
+      controller.signal,
+    );
+    return;
+  }
   let request: Request;
   try {
     request = toRequest(incoming, controller.signal);
@@ -50,6 +67,15 @@ async function serve(
   // request on a kept-alive connection, so such a connection ends with this response.
   if (!incoming.complete) outgoing.setHeader("connection", "close");
   await writeResponse(response, outgoing, controller.signal);
+}
+
+/**
+ * True when something before this listener consumed a request body (Express's body parsers set
+ * `req.body` and read the stream to its end): the handler would see an empty or broken body.
+ */
+function bodyAlreadyRead(incoming: IncomingMessage): boolean {
+  if (incoming.method === "GET" || incoming.method === "HEAD") return false;
+  return (incoming as { body?: unknown }).body !== undefined || incoming.readableEnded;
 }
 
 function toRequest(incoming: IncomingMessage, signal: AbortSignal): Request {

@@ -60,7 +60,8 @@ export function jsonTextResponse(text: string, status = 200): Response {
   });
 }
 
-function boundedMessage(message: string): string {
+/** `message` cut to MAX_ERROR_MESSAGE_LENGTH. */
+export function boundedMessage(message: string): string {
   if (message.length <= MAX_ERROR_MESSAGE_LENGTH) return message;
   let end = MAX_ERROR_MESSAGE_LENGTH;
   // Never cut a surrogate pair in half.

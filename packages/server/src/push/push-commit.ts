@@ -21,7 +21,7 @@ import type { SqlQueryable } from "../db/sql-pool.js";
 import { OP_CODES, OP_NAMES, type OpCode } from "../schema/op-codes.js";
 import { type RegisteredTable, type TableDirectory, rowKey } from "../schema/table-catalog.js";
 import { checkCommitSequence, loadSourceState } from "../scope/source-state.js";
-import { loadUserForWrite, setInitialized } from "../scope/user-scope.js";
+import { loadScopeForWrite, setInitialized } from "../scope/scope-state.js";
 import type { ResolvedLimits } from "../service/service-options.js";
 import type { Actor } from "../service/sync-service.js";
 import { SnapshotRowTooLargeError } from "../snapshot/snapshot-row-size.js";
@@ -51,11 +51,11 @@ export async function commitPushSession(
   limits: ResolvedLimits,
 ): Promise<PushCommitResponse> {
   const session = await loadSessionForActor(client, actor, pushId);
-  const user = await loadUserForWrite(client, actor.userId);
+  const scope = await loadScopeForWrite(client, actor.scopeId);
   if (session.initializationId !== null) {
     await revalidateLease(
       client,
-      user,
+      scope,
       session.sourceId,
       session.initializationId,
       limits.initialization_lease_ttl_seconds,
@@ -71,7 +71,7 @@ export async function commitPushSession(
   checkCommitSequence(
     session.sourceId,
     session.sourceBundleId,
-    await loadSourceState(client, user.userPk, session.sourceId),
+    await loadSourceState(client, scope.scopePk, session.sourceId),
   );
 
   let bundle: Awaited<ReturnType<typeof runSyncBundle>>["bundle"];
@@ -80,8 +80,8 @@ export async function commitPushSession(
       client,
       directory,
       {
-        userPk: user.userPk,
-        userId: user.userId,
+        scopePk: scope.scopePk,
+        scopeId: scope.scopeId,
         sourceId: session.sourceId,
         sourceBundleId: session.sourceBundleId,
         canonicalRequestHash: session.canonicalRequestHash,
@@ -89,15 +89,15 @@ export async function commitPushSession(
       limits.max_bytes_per_snapshot_row,
       async () => {
         await client.query(`SAVEPOINT ${BEFORE_APPLY}`);
-        await checkConflicts(client, user.userPk, user.userId, rows);
-        await applyRows(client, user.userId, rows);
+        await checkConflicts(client, scope.scopePk, scope.scopeId, rows);
+        await applyRows(client, scope.scopeId, rows);
       },
     ));
   } catch (error) {
-    throw await mapApplyError(client, directory, user, rows, error);
+    throw await mapApplyError(client, directory, scope, rows, error);
   }
   if (bundle === undefined) throw commitInvalid("push session produced no captured business-table effects");
-  if (session.initializationId !== null) await setInitialized(client, user.userPk, session.sourceId);
+  if (session.initializationId !== null) await setInitialized(client, scope.scopePk, session.sourceId);
   await client.query("DELETE FROM sync.push_sessions WHERE push_id = $1", [session.pushId]);
   return bundle;
 }
@@ -157,8 +157,8 @@ async function loadStagedRows(
  */
 async function checkConflicts(
   client: SqlQueryable,
-  userPk: number,
-  userId: string,
+  scopePk: number,
+  scopeId: string,
   rows: readonly StagedRow[],
 ): Promise<void> {
   const { rows: states } = await client.query<{
@@ -172,7 +172,7 @@ async function checkConflicts(
        JOIN unnest($2::int[], $3::text[]) AS k(table_id, key_text)
          ON r.table_id = k.table_id AND r.key_text = k.key_text
       WHERE r.user_pk = $1`,
-    [userPk, rows.map((row) => row.table.tableId), rows.map((row) => row.keyText)],
+    [scopePk, rows.map((row) => row.table.tableId), rows.map((row) => row.keyText)],
   );
   const byTarget = new Map<string, RowVersion>(
     states.map((state) => [
@@ -188,20 +188,20 @@ async function checkConflicts(
           ? row.baseRowVersion === 0
           : state.deleted && state.version === row.baseRowVersion
         : state !== undefined && !state.deleted && state.version === row.baseRowVersion;
-    if (!ok) throw await conflictOn(client, userId, row, state);
+    if (!ok) throw await conflictOn(client, scopeId, row, state);
   }
 }
 
 /** The `push_conflict` on `row` against the server's `state` of it (undefined: no row state). */
 async function conflictOn(
   client: SqlQueryable,
-  userId: string,
+  scopeId: string,
   row: StagedRow,
   state: RowVersion | undefined,
 ): Promise<OversyncError> {
   const serverRow =
     state !== undefined && !state.deleted
-      ? await loadServerRow(client, userId, row.table, row.keyText)
+      ? await loadServerRow(client, scopeId, row.table, row.keyText)
       : null;
   const conflict: PushConflict = {
     schema: row.table.schema,
@@ -227,12 +227,12 @@ async function conflictOn(
 /** The server's version of one row, from `sync.row_state`. */
 async function loadRowState(
   client: SqlQueryable,
-  userPk: number,
+  scopePk: number,
   row: StagedRow,
 ): Promise<RowVersion | undefined> {
   const { rows } = await client.query<{ bundle_seq: unknown; deleted: boolean }>(
     "SELECT bundle_seq, deleted FROM sync.row_state WHERE user_pk = $1 AND table_id = $2 AND key_text = $3",
-    [userPk, row.table.tableId, row.keyText],
+    [scopePk, row.table.tableId, row.keyText],
   );
   const state = rows[0];
   return state === undefined ? undefined : { version: toSafeInt(state.bundle_seq), deleted: state.deleted };
@@ -241,14 +241,14 @@ async function loadRowState(
 /** The live business row rendered in wire form, or null when it does not exist. */
 async function loadServerRow(
   client: SqlQueryable,
-  userId: string,
+  scopeId: string,
   table: RegisteredTable,
   keyText: string,
 ): Promise<Record<string, WireValue> | null> {
   const { rows } = await client.query<{ payload: Record<string, unknown> }>(
     `SELECT ${payloadSql(table, "t")} AS payload FROM ${table.sqlName} t
       WHERE t.${HIDDEN_SCOPE_COLUMN} = $1 AND t.${quoteIdent(table.keyColumn)} = $2::${table.keyKind}`,
-    [userId, keyText],
+    [scopeId, keyText],
   );
   return rows[0] === undefined ? null : renderPayload(table, rows[0].payload);
 }
@@ -258,7 +258,7 @@ async function loadServerRow(
  * the same columns) go in one statement fed by unnest() arrays; payload values are bound as text
  * and cast by the column codec.
  */
-async function applyRows(client: SqlQueryable, userId: string, rows: readonly StagedRow[]): Promise<void> {
+async function applyRows(client: SqlQueryable, scopeId: string, rows: readonly StagedRow[]): Promise<void> {
   const prepared = rows.map((row) => ({
     row,
     bound: row.op === OP_CODES.DELETE ? undefined : bindPayload(row),
@@ -279,13 +279,13 @@ async function applyRows(client: SqlQueryable, userId: string, rows: readonly St
     if (first.bound === undefined) {
       await deleteBatch(
         client,
-        userId,
+        scopeId,
         first.row.table,
         batch.map((entry) => entry.row),
       );
     } else {
       const values = batch.map((entry) => entry.bound!.values);
-      await writeBatch(client, userId, first.row.table, first.row.op, first.bound.columns, values);
+      await writeBatch(client, scopeId, first.row.table, first.row.op, first.bound.columns, values);
     }
     start = end;
   }
@@ -300,7 +300,7 @@ function sameColumns(a: readonly ColumnCodec[] | undefined, b: readonly ColumnCo
 /** Writes upserts that carry the same `columns`; an INSERT leaves the others to their defaults. */
 async function writeBatch(
   client: SqlQueryable,
-  userId: string,
+  scopeId: string,
   table: RegisteredTable,
   op: OpCode,
   columns: readonly ColumnCodec[],
@@ -323,7 +323,7 @@ async function writeBatch(
        FROM ${unnest} AS v(${aliases.join(", ")})
       WHERE t.${HIDDEN_SCOPE_COLUMN} = $1 AND t.${quoteIdent(table.keyColumn)} = ${value(keyIndex)}`;
   }
-  const result = await client.query(statement, [userId, ...arrays]);
+  const result = await client.query(statement, [scopeId, ...arrays]);
   if (op === OP_CODES.UPDATE && (result.rowCount ?? 0) !== bound.length) {
     throw commitInvalid(
       `an UPDATE of ${table.schema}.${table.table} found no row to update (it was removed earlier in this push, e.g. by a cascade); drop that row from the push`,
@@ -333,14 +333,14 @@ async function writeBatch(
 
 async function deleteBatch(
   client: SqlQueryable,
-  userId: string,
+  scopeId: string,
   table: RegisteredTable,
   batch: readonly StagedRow[],
 ): Promise<void> {
   // A row already removed by a cascade earlier in this push is simply gone; that is the intent.
   await client.query(
     `DELETE FROM ${table.sqlName} WHERE ${HIDDEN_SCOPE_COLUMN} = $1 AND ${quoteIdent(table.keyColumn)} = ANY($2::${table.keyKind}[])`,
-    [userId, batch.map((row) => row.keyText)],
+    [scopeId, batch.map((row) => row.keyText)],
   );
 }
 
@@ -357,7 +357,7 @@ function isDataRuleViolation(state: string): boolean {
 async function mapApplyError(
   client: SqlQueryable,
   directory: TableDirectory,
-  user: { userPk: number; userId: string },
+  scope: { scopePk: number; scopeId: string },
   rows: readonly StagedRow[],
   error: unknown,
 ): Promise<unknown> {
@@ -373,9 +373,9 @@ async function mapApplyError(
   if (state === "23503") {
     // Back to the state before this push's writes, to read the server's side of the conflict.
     await client.query(`ROLLBACK TO SAVEPOINT ${BEFORE_APPLY}`);
-    const row = await rowBreakingForeignKey(client, directory, user.userId, rows, error);
+    const row = await rowBreakingForeignKey(client, directory, scope.scopeId, rows, error);
     if (row !== undefined)
-      return conflictOn(client, user.userId, row, await loadRowState(client, user.userPk, row));
+      return conflictOn(client, scope.scopeId, row, await loadRowState(client, scope.scopePk, row));
   }
   return commitRuleViolation(directory, error);
 }

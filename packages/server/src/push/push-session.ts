@@ -1,6 +1,6 @@
 /**
  * Push sessions: create (with idempotent replay of an already committed tuple), chunk upload and
- * delete. Every call runs in the caller's transaction and takes the acting user's lock first.
+ * delete. Every call runs in the caller's transaction and takes the scope's lock first.
  */
 import {
   INT32_MAX,
@@ -13,16 +13,16 @@ import {
 import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import { checkCreateSequence, loadSourceState } from "../scope/source-state.js";
-import { type UserState, loadUserForWrite, lockUser, refreshLease } from "../scope/user-scope.js";
+import { type ScopeRecord, loadScopeForWrite, lockScope, refreshLease } from "../scope/scope-state.js";
 import type { ResolvedLimits } from "../service/service-options.js";
 import type { Actor, PushCreateInput } from "../service/sync-service.js";
 import type { StagedRow } from "./push-rows.js";
 
-/** A push session row, as read under the user's lock. */
+/** A push session row, as read under the scope's lock. */
 export interface PushSession {
   readonly pushId: string;
-  readonly userPk: number;
-  readonly userId: string;
+  readonly scopePk: number;
+  readonly scopeId: string;
   readonly sourceId: string;
   readonly sourceBundleId: number;
   readonly plannedRowCount: number;
@@ -32,7 +32,7 @@ export interface PushSession {
 }
 
 /**
- * Deletes up to `batch` expired sessions of any user with their staged rows, skipping ones another
+ * Deletes up to `batch` expired sessions of any scope with their staged rows, skipping ones another
  * transaction holds; answers how many sessions it deleted. The housekeeping sweep calls it, off the
  * request path.
  */
@@ -66,28 +66,28 @@ export async function deleteSession(client: SqlQueryable, pushId: string): Promi
  */
 export async function revalidateLease(
   client: SqlQueryable,
-  user: UserState,
+  scope: ScopeRecord,
   sourceId: string,
   initializationId: string,
   leaseSeconds: number,
 ): Promise<void> {
-  if (user.scopeState === "uninitialized") {
+  if (scope.scopeState === "uninitialized") {
     throw new OversyncError(
       "initialization_expired",
       `initialization ${initializationId} expired before this push finished; connect again`,
     );
   }
   if (
-    user.scopeState !== "initializing" ||
-    user.initializerSourceId !== sourceId ||
-    user.initializationId !== initializationId
+    scope.scopeState !== "initializing" ||
+    scope.initializerSourceId !== sourceId ||
+    scope.initializationId !== initializationId
   ) {
     throw new OversyncError(
       "initialization_stale",
       `initialization ${initializationId} is no longer the scope's current initialization; connect again`,
     );
   }
-  await refreshLease(client, user.userPk, leaseSeconds);
+  await refreshLease(client, scope.scopePk, leaseSeconds);
 }
 
 /** Opens a staging session, or reports the tuple as already committed (protocol-latest §1.3). */
@@ -103,19 +103,19 @@ export async function createPushSession(
       `planned_row_count ${request.planned_row_count} exceeds ${INT32_MAX}; split the push into smaller bundles`,
     );
   }
-  await lockUser(client, actor.userId);
-  const user = await loadUserForWrite(client, actor.userId);
+  await lockScope(client, actor.scopeId);
+  const scope = await loadScopeForWrite(client, actor.scopeId);
   const initializationId = request.initialization_id;
 
-  const alreadyCommitted = () => findCommittedTuple(client, user, actor.sourceId, request.source_bundle_id);
-  switch (user.scopeState) {
+  const alreadyCommitted = () => findCommittedTuple(client, scope, actor.sourceId, request.source_bundle_id);
+  switch (scope.scopeState) {
     case "initialized":
       if (initializationId !== undefined) {
         // A seed push that committed (initializing the scope) and is retried replays its bundle.
         const replay = await alreadyCommitted();
         if (replay !== undefined) return replay;
         // Committed but no longer retained: the same answer a retry without the id gets.
-        const source = await loadSourceState(client, user.userPk, actor.sourceId);
+        const source = await loadSourceState(client, scope.scopePk, actor.sourceId);
         if (request.source_bundle_id <= source.maxCommittedSourceBundleId) {
           checkCreateSequence(actor.sourceId, request.source_bundle_id, source);
         }
@@ -135,7 +135,7 @@ export async function createPushSession(
       throw new OversyncError("scope_uninitialized", "the scope is not initialized; connect first");
     case "initializing":
       if (initializationId === undefined) {
-        if (user.initializerSourceId === actor.sourceId) {
+        if (scope.initializerSourceId === actor.sourceId) {
           throw new OversyncError(
             "push_session_invalid",
             "initialization_id is required while the scope is initializing; send the id connect returned",
@@ -148,7 +148,7 @@ export async function createPushSession(
       }
       await revalidateLease(
         client,
-        user,
+        scope,
         actor.sourceId,
         initializationId,
         limits.initialization_lease_ttl_seconds,
@@ -161,7 +161,7 @@ export async function createPushSession(
   checkCreateSequence(
     actor.sourceId,
     request.source_bundle_id,
-    await loadSourceState(client, user.userPk, actor.sourceId),
+    await loadSourceState(client, scope.scopePk, actor.sourceId),
   );
 
   // A new create for the same tuple replaces any session still staging it.
@@ -170,7 +170,7 @@ export async function createPushSession(
        DELETE FROM sync.push_sessions WHERE user_pk = $1 AND source_id = $2 AND source_bundle_id = $3
        RETURNING push_id)
      DELETE FROM sync.push_session_rows WHERE push_id = ANY (ARRAY(SELECT push_id FROM previous))`,
-    [user.userPk, actor.sourceId, request.source_bundle_id],
+    [scope.scopePk, actor.sourceId, request.source_bundle_id],
   );
 
   const pushId = crypto.randomUUID();
@@ -180,7 +180,7 @@ export async function createPushSession(
      VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))`,
     [
       pushId,
-      user.userPk,
+      scope.scopePk,
       actor.sourceId,
       request.source_bundle_id,
       request.planned_row_count,
@@ -201,7 +201,7 @@ export async function createPushSession(
 /** The already_committed answer for a retained committed tuple, or undefined. */
 async function findCommittedTuple(
   client: SqlQueryable,
-  user: UserState,
+  scope: ScopeRecord,
   sourceId: string,
   sourceBundleId: number,
 ): Promise<PushCreateResponse | undefined> {
@@ -213,7 +213,7 @@ async function findCommittedTuple(
   }>(
     `SELECT bundle_seq, row_count, bundle_hash, canonical_request_hash FROM sync.bundle_log
       WHERE user_pk = $1 AND source_id = $2 AND source_bundle_id = $3 AND bundle_seq > $4`,
-    [user.userPk, sourceId, sourceBundleId, user.retainedBundleFloor],
+    [scope.scopePk, sourceId, sourceBundleId, scope.retainedBundleFloor],
   );
   const row = rows[0];
   if (row === undefined) return undefined;
@@ -231,7 +231,7 @@ async function findCommittedTuple(
 
 /**
  * Loads a session for a chunk, commit or delete call under the actor's lock, checking that it
- * exists (a push_id that is not a UUID cannot exist), belongs to the actor's user and has not
+ * exists (a push_id that is not a UUID cannot exist), belongs to the actor's scope and has not
  * expired.
  */
 export async function loadSessionForActor(
@@ -241,7 +241,7 @@ export async function loadSessionForActor(
 ): Promise<PushSession> {
   const notFound = () => new OversyncError("push_session_not_found", `push session ${pushId} does not exist`);
   if (!isCanonicalUuid(pushId)) throw notFound();
-  await lockUser(client, actor.userId);
+  await lockScope(client, actor.scopeId);
   const { rows } = await client.query<{
     user_pk: unknown;
     user_id: string;
@@ -266,8 +266,8 @@ export async function loadSessionForActor(
   );
   const row = rows[0];
   if (row === undefined) throw notFound();
-  if (row.user_id !== actor.userId) {
-    throw new OversyncError("push_session_forbidden", `push session ${pushId} belongs to another user`);
+  if (row.user_id !== actor.scopeId) {
+    throw new OversyncError("push_session_forbidden", `push session ${pushId} belongs to another scope`);
   }
   if (row.expired) {
     throw new OversyncError(
@@ -277,8 +277,8 @@ export async function loadSessionForActor(
   }
   return {
     pushId,
-    userPk: toSafeInt(row.user_pk),
-    userId: row.user_id,
+    scopePk: toSafeInt(row.user_pk),
+    scopeId: row.user_id,
     sourceId: row.source_id,
     sourceBundleId: toSafeInt(row.source_bundle_id),
     plannedRowCount: row.planned_row_count,
@@ -299,10 +299,10 @@ export async function uploadPushChunk(
 ): Promise<PushChunkResponse> {
   const session = await loadSessionForActor(client, actor, pushId);
   if (session.initializationId !== null) {
-    const user = await loadUserForWrite(client, actor.userId);
+    const scope = await loadScopeForWrite(client, actor.scopeId);
     await revalidateLease(
       client,
-      user,
+      scope,
       session.sourceId,
       session.initializationId,
       limits.initialization_lease_ttl_seconds,

@@ -29,19 +29,19 @@ interface DatabaseError {
 
 /**
  * The pushed row behind a foreign-key violation (SQLSTATE 23503) raised while committing `rows`
- * for `userId`. Reads the constraint's definition; run it after rolling back to a savepoint taken
+ * for `scopeId`. Reads the constraint's definition; run it after rolling back to a savepoint taken
  * before the rows were applied.
  */
 export async function rowBreakingForeignKey(
   client: SqlQueryable,
   directory: TableDirectory,
-  userId: string,
+  scopeId: string,
   rows: readonly StagedRow[],
   error: unknown,
 ): Promise<StagedRow | undefined> {
   if (sqlState(error) !== "23503") return undefined;
   const { detail, constraint } = error as DatabaseError;
-  const parsed = detail === undefined ? undefined : parseKeyDetail(detail, userId);
+  const parsed = detail === undefined ? undefined : parseKeyDetail(detail, scopeId);
   if (parsed === undefined || constraint === undefined) return undefined;
   const { rows: definitions } = await client.query<{
     child_schema: string;
@@ -118,7 +118,7 @@ export function commitRuleViolation(directory: TableDirectory, error: unknown): 
 /** `Key (a, b)=(x, y) is not present in table "t".` → the non-scope column and its value. */
 function parseKeyDetail(
   detail: string,
-  userId: string,
+  scopeId: string,
 ): { column: string; value: string; missingParent: boolean } | undefined {
   const match = /^Key \((.+?)\)=\((.*)\) (is not present in table|is still referenced from table) /s.exec(
     detail,
@@ -130,8 +130,8 @@ function parseKeyDetail(
   if (columns.length !== 2 || scope === -1) return undefined;
   const column = columns[1 - scope]!;
   let value: string;
-  if (scope === 0 && values.startsWith(`${userId}, `)) value = values.slice(userId.length + 2);
-  else if (scope === 1 && values.endsWith(`, ${userId}`)) value = values.slice(0, -(userId.length + 2));
+  if (scope === 0 && values.startsWith(`${scopeId}, `)) value = values.slice(scopeId.length + 2);
+  else if (scope === 1 && values.endsWith(`, ${scopeId}`)) value = values.slice(0, -(scopeId.length + 2));
   else return undefined;
   return { column, value, missingParent: match[3] === "is not present in table" };
 }

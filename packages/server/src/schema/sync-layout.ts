@@ -4,9 +4,11 @@
  *
  * - `meta`: one row naming the layout.
  * - `table_catalog`: stable small ids for registered tables.
- * - `user_state`: one row per user (scope): the gapless bundle counter, the retained floor, and the
- *   scope's initialization state and lease.
- * - `source_state`: per (user, source) sequencing and retirement.
+ * - `user_state`: one row per scope: the gapless bundle counter, the retained floor, and the
+ *   scope's initialization state and lease. Its names (`user_pk`, `user_id`, used as the scope key
+ *   throughout) predate shared scopes, when every scope was a user's; they stay so existing
+ *   databases keep their layout.
+ * - `source_state`: per (scope, source) sequencing and retirement.
  * - `row_state`: the authoritative version of every row a bundle touched, tombstones included.
  * - `bundle_capture_stage`: row effects captured by triggers inside the open transaction.
  * - `bundle_log` / `bundle_rows`: committed bundles and their rows in final wire form.

@@ -1,5 +1,5 @@
 /**
- * The connect lifecycle (protocol-latest §1.2): how a source attaches to its user's scope.
+ * The connect lifecycle (protocol-latest §1.2): how a source attaches to its scope.
  *
  * | scope | condition | outcome |
  * |---|---|---|
@@ -10,12 +10,18 @@
  * | initializing, this source | none pending | initialize_empty |
  * | initializing, other source | — | retry_later until the lease ends |
  *
- * A lapsed lease is expired lazily when the user's row is loaded.
+ * A lapsed lease is expired lazily when the scope's row is loaded.
  */
 import type { ConnectRequest, ConnectResponse } from "@oversync/protocol";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import type { Actor } from "../service/sync-service.js";
-import { loadUserForWrite, lockUser, refreshLease, setInitialized, setInitializing } from "./user-scope.js";
+import {
+  loadScopeForWrite,
+  lockScope,
+  refreshLease,
+  setInitialized,
+  setInitializing,
+} from "./scope-state.js";
 
 /** Resolves a connect call inside the caller's transaction. */
 export async function resolveConnect(
@@ -24,19 +30,19 @@ export async function resolveConnect(
   request: ConnectRequest,
   leaseSeconds: number,
 ): Promise<ConnectResponse> {
-  await lockUser(client, actor.userId);
-  const user = await loadUserForWrite(client, actor.userId);
-  switch (user.scopeState) {
+  await lockScope(client, actor.scopeId);
+  const scope = await loadScopeForWrite(client, actor.scopeId);
+  switch (scope.scopeState) {
     case "initialized":
       return { resolution: "remote_authoritative" };
     case "uninitialized": {
       if (!request.has_local_pending_rows) {
-        await setInitialized(client, user.userPk, actor.sourceId);
+        await setInitialized(client, scope.scopePk, actor.sourceId);
         return { resolution: "initialize_empty" };
       }
       const leased = await setInitializing(
         client,
-        user.userPk,
+        scope.scopePk,
         actor.sourceId,
         crypto.randomUUID(),
         leaseSeconds,
@@ -48,18 +54,18 @@ export async function resolveConnect(
       };
     }
     case "initializing": {
-      if (user.initializerSourceId !== actor.sourceId) {
+      if (scope.initializerSourceId !== actor.sourceId) {
         return {
           resolution: "retry_later",
-          retry_after_seconds: Math.max(1, user.leaseSecondsLeft ?? 1),
-          lease_expires_at: user.leaseExpiresAt!,
+          retry_after_seconds: Math.max(1, scope.leaseSecondsLeft ?? 1),
+          lease_expires_at: scope.leaseExpiresAt!,
         };
       }
       if (!request.has_local_pending_rows) {
-        await setInitialized(client, user.userPk, actor.sourceId);
+        await setInitialized(client, scope.scopePk, actor.sourceId);
         return { resolution: "initialize_empty" };
       }
-      const refreshed = await refreshLease(client, user.userPk, leaseSeconds);
+      const refreshed = await refreshLease(client, scope.scopePk, leaseSeconds);
       return {
         resolution: "initialize_local",
         initialization_id: refreshed.initializationId!,

@@ -20,10 +20,10 @@ export type SourceReplacement = NonNullable<SnapshotCreateRequest["source_replac
 /** A create without replacement: refused when the header source is retired. */
 export async function checkSnapshotSource(
   client: SqlQueryable,
-  userPk: number,
+  scopePk: number,
   sourceId: string,
 ): Promise<void> {
-  const source = await loadSourceState(client, userPk, sourceId);
+  const source = await loadSourceState(client, scopePk, sourceId);
   if (source.state === "retired") throw sourceRetiredError(sourceId, source);
 }
 
@@ -33,7 +33,7 @@ function invalid(message: string): OversyncError {
 
 /**
  * Retires `sourceId` (the header source) in favour of `replacement.new_source_id`, which becomes
- * `reserved` (it turns active on its first commit, source_bundle_id 1). Call under the user's lock.
+ * `reserved` (it turns active on its first commit, source_bundle_id 1). Call under the scope's lock.
  *
  * - `previous_source_id` must be the header source, and the new id a different non-empty one.
  * - Previous already retired: naming its recorded successor again is an idempotent repeat (the
@@ -46,7 +46,7 @@ function invalid(message: string): OversyncError {
  */
 export async function applySourceReplacement(
   client: SqlQueryable,
-  userPk: number,
+  scopePk: number,
   sourceId: string,
   replacement: SourceReplacement,
 ): Promise<void> {
@@ -72,7 +72,7 @@ export async function applySourceReplacement(
   }>(
     `SELECT source_id, state, max_committed_source_bundle_id, replaced_by_source_id FROM sync.source_state
       WHERE user_pk = $1 AND source_id IN ($2, $3) FOR UPDATE`,
-    [userPk, previous, next],
+    [scopePk, previous, next],
   );
   const old = rows.find((row) => row.source_id === previous);
   const successor = rows.find((row) => row.source_id === next);
@@ -85,7 +85,7 @@ export async function applySourceReplacement(
         replacedBySourceId: old.replaced_by_source_id,
       });
     }
-    if (successor === undefined) await reserve(client, userPk, next);
+    if (successor === undefined) await reserve(client, scopePk, next);
     else if (successor.state === "retired") {
       throw invalid(
         `replacement source ${JSON.stringify(next)} has itself been retired; continue with its replacement`,
@@ -95,17 +95,17 @@ export async function applySourceReplacement(
   }
   if (successor !== undefined) {
     throw invalid(
-      `replacement source ${JSON.stringify(next)} already exists for this user (${successor.state}); choose a fresh source id`,
+      `replacement source ${JSON.stringify(next)} already exists in this scope (${successor.state}); choose a fresh source id`,
     );
   }
-  await reserve(client, userPk, next);
+  await reserve(client, scopePk, next);
   await client.query(
     `INSERT INTO sync.source_state (user_pk, source_id, state, replaced_by_source_id, retirement_reason)
      VALUES ($1, $2, 'retired', $3, $4)
      ON CONFLICT (user_pk, source_id) DO UPDATE
        SET state = 'retired', replaced_by_source_id = EXCLUDED.replaced_by_source_id,
            retirement_reason = EXCLUDED.retirement_reason, updated_at = now()`,
-    [userPk, previous, next, reason],
+    [scopePk, previous, next, reason],
   );
 }
 
@@ -114,10 +114,10 @@ export async function applySourceReplacement(
  * transaction's snapshot collides: under REPEATABLE READ that is a serialization failure, which
  * reruns the transaction (it then sees the row), instead of a unique violation.
  */
-async function reserve(client: SqlQueryable, userPk: number, sourceId: string): Promise<void> {
+async function reserve(client: SqlQueryable, scopePk: number, sourceId: string): Promise<void> {
   await client.query(
     `INSERT INTO sync.source_state (user_pk, source_id, state) VALUES ($1, $2, 'reserved')
      ON CONFLICT (user_pk, source_id) DO NOTHING`,
-    [userPk, sourceId],
+    [scopePk, sourceId],
   );
 }

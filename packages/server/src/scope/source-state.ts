@@ -1,5 +1,5 @@
 /**
- * Source sequencing (`sync.source_state`): each (user, source) commits `source_bundle_id` 1, 2, 3, …
+ * Source sequencing (`sync.source_state`): each (scope, source) commits `source_bundle_id` 1, 2, 3, …
  * with no gaps; a retired source commits nothing more and names its replacement.
  */
 import { OversyncError } from "@oversync/protocol";
@@ -16,7 +16,7 @@ export interface SourceState {
 /** Reads the source's row (a missing row means a new source: active, nothing committed). */
 export async function loadSourceState(
   client: SqlQueryable,
-  userPk: number,
+  scopePk: number,
   sourceId: string,
 ): Promise<SourceState> {
   const { rows } = await client.query<{
@@ -26,7 +26,7 @@ export async function loadSourceState(
   }>(
     `SELECT state, max_committed_source_bundle_id, replaced_by_source_id
        FROM sync.source_state WHERE user_pk = $1 AND source_id = $2`,
-    [userPk, sourceId],
+    [scopePk, sourceId],
   );
   const row = rows[0];
   if (row === undefined) return { state: "active", maxCommittedSourceBundleId: 0, replacedBySourceId: null };
@@ -84,7 +84,7 @@ export function checkCommitSequence(sourceId: string, sourceBundleId: number, so
 /** Records a committed tuple: the source becomes active with `sourceBundleId` as its latest. */
 export async function recordSourceCommit(
   client: SqlQueryable,
-  userPk: number,
+  scopePk: number,
   sourceId: string,
   sourceBundleId: number,
 ): Promise<void> {
@@ -94,6 +94,6 @@ export async function recordSourceCommit(
      ON CONFLICT (user_pk, source_id) DO UPDATE
        SET state = 'active', max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
            updated_at = now()`,
-    [userPk, sourceId, sourceBundleId],
+    [scopePk, sourceId, sourceBundleId],
   );
 }

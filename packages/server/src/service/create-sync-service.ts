@@ -9,6 +9,7 @@ import {
   type ErrorCode,
   OversyncError,
   PROTOCOL_VERSION,
+  scopeIdProblem,
   serverFeatures,
   sourceIdProblem,
   userIdProblem,
@@ -89,17 +90,18 @@ export interface SyncRuntime extends SyncService {
    * drops; whatever `write` throws.
    */
   withinSyncBundle<T>(
-    actor: Pick<Actor, "userId">,
+    actor: Pick<Actor, "scopeId">,
     source: SyncBundleSource,
     write: (tx: BundleTransaction) => Promise<T>,
   ): Promise<SyncBundleResult<T>>;
   /**
-   * Moves `userId`'s retained bundle floor up to `floor` and deletes the history at or below it
-   * (what the retention policy does, on demand; `POST /test/retention-floor` calls it). `floor`
-   * must lie between the current floor and the latest bundle (400 invalid_request otherwise). Errors:
-   * OversyncError with the codes of `ENDPOINTS.retentionFloor`.
+   * Moves `scopeId`'s retained bundle floor up to `floor` and deletes the history at or below it
+   * (what the retention policy does, on demand; `POST /test/retention-floor` calls it with its
+   * `user_id`, which names a user's own scope). `floor` must lie between the current floor and the
+   * latest bundle (400 invalid_request otherwise). Errors: OversyncError with the codes of
+   * `ENDPOINTS.retentionFloor`.
    */
-  setRetainedFloor(userId: string, floor: number): Promise<void>;
+  setRetainedFloor(scopeId: string, floor: number): Promise<void>;
   /**
    * Deletes every expired push and snapshot session with its rows and vacuums the tables of work in
    * progress (housekeeping.ts). The service does this by itself every 10 seconds once
@@ -244,7 +246,7 @@ class Runtime implements SyncRuntime {
   commitPushSession(actor: Actor, pushId: string) {
     return this.write("push commit", ENDPOINTS.pushCommit.failureCode, actor, async (client, directory) => {
       const committed = await commitPushSession(client, directory, actor, pushId, this.limits);
-      await this.bundleCommitted(client, actor.userId, committed);
+      await this.bundleCommitted(client, actor.scopeId, committed);
       return committed;
     });
   }
@@ -308,12 +310,12 @@ class Runtime implements SyncRuntime {
           "bundle change watch is forbidden for this actor; poll with pull instead",
         );
       }
-      return this.watchHub.subscribe(actor.userId, query.after_bundle_seq);
+      return this.watchHub.subscribe(actor, query.after_bundle_seq);
     });
   }
 
   withinSyncBundle<T>(
-    actor: Pick<Actor, "userId">,
+    actor: Pick<Actor, "scopeId">,
     source: SyncBundleSource,
     write: (tx: BundleTransaction) => Promise<T>,
   ): Promise<SyncBundleResult<T>> {
@@ -323,7 +325,7 @@ class Runtime implements SyncRuntime {
         directory,
         this.committedHook,
         this.limits.max_bytes_per_snapshot_row,
-        actor.userId,
+        actor.scopeId,
         source,
         write,
       ),
@@ -350,12 +352,12 @@ class Runtime implements SyncRuntime {
     }
   }
 
-  setRetainedFloor(userId: string, floor: number): Promise<void> {
-    return this.track("retained floor update", ENDPOINTS.retentionFloor.failureCode, { userId }, () => {
-      const problem = userIdProblem(userId);
-      if (problem !== undefined) throw new OversyncError("invalid_request", `user id ${problem}`);
+  setRetainedFloor(scopeId: string, floor: number): Promise<void> {
+    return this.track("retained floor update", ENDPOINTS.retentionFloor.failureCode, { scopeId }, () => {
+      const problem = scopeIdProblem(scopeId);
+      if (problem !== undefined) throw new OversyncError("invalid_request", `scope id ${problem}`);
       return withClient(this.options.pool, (client) =>
-        inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => moveRetainedFloor(client, userId, floor)),
+        inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => moveRetainedFloor(client, scopeId, floor)),
       );
     });
   }
@@ -378,11 +380,11 @@ class Runtime implements SyncRuntime {
     }
   }
 
-  private readonly committedHook: BundleCommittedHook = (client, userId, bundle) =>
-    this.bundleCommitted(client, userId, bundle);
+  private readonly committedHook: BundleCommittedHook = (client, scopeId, bundle) =>
+    this.bundleCommitted(client, scopeId, bundle);
 
-  watchSubscriberCount(userId: string): number {
-    return this.watchHub?.subscriberCount(userId) ?? 0;
+  watchSubscriberCount(scopeId: string): number {
+    return this.watchHub?.subscriberCount(scopeId) ?? 0;
   }
 
   /** The host's watch hook; everyone may watch when it sets none. */
@@ -397,11 +399,11 @@ class Runtime implements SyncRuntime {
    */
   private async bundleCommitted(
     client: SqlQueryable,
-    userId: string,
+    scopeId: string,
     bundle: CommittedBundleHeader,
   ): Promise<void> {
-    if (this.retention !== undefined) await applyRetention(client, userId, this.retention);
-    if (this.watch !== undefined) await notifyBundleCommitted(client, this.watch.channel, userId, bundle);
+    if (this.retention !== undefined) await applyRetention(client, scopeId, this.retention);
+    if (this.watch !== undefined) await notifyBundleCommitted(client, this.watch.channel, scopeId, bundle);
   }
 
   health(): Promise<ServiceStatus> {
@@ -413,7 +415,7 @@ class Runtime implements SyncRuntime {
   }
 
   /**
-   * The counters for a report. Reading them aggregates over every user and bundle, so health and
+   * The counters for a report. Reading them aggregates over every scope and bundle, so health and
    * the HTTP status, which load balancers and anyone may call every few seconds, reuse the last
    * reading (taken at bootstrap, refreshed in the background once older than
    * HEALTH_COUNTERS_MAX_AGE_MILLIS) and prove the database answers with a probe that costs the same
@@ -544,7 +546,8 @@ class Runtime implements SyncRuntime {
   /**
    * Runs one service call: refuses it with 503 unless the service is bootstrapped and running,
    * checks the actor, counts it in flight, and maps faults that are not protocol errors to
-   * `failureCode` (logged with their cause, never sent over the wire).
+   * `failureCode` (logged with their cause and the actor's scope, user and source, never sent over
+   * the wire).
    */
   private call<T>(
     operation: string,
@@ -555,7 +558,7 @@ class Runtime implements SyncRuntime {
     return this.track(
       operation,
       failureCode,
-      { userId: actor.userId, sourceId: actor.sourceId },
+      { scopeId: actor.scopeId, userId: actor.userId, sourceId: actor.sourceId },
       (directory) => {
         checkActor(actor);
         return work(directory);
@@ -606,12 +609,16 @@ class Runtime implements SyncRuntime {
 
 /** The identity rules (identity.ts in the protocol) for hosts that call the service directly. */
 function checkActor(actor: Actor): void {
-  if (actor.userId.length === 0) {
+  if (typeof actor.userId !== "string" || actor.userId.length === 0) {
     throw new OversyncError("authentication_failed", "the request carries no authenticated user");
   }
   const userProblem = userIdProblem(actor.userId);
   if (userProblem !== undefined) {
     throw new OversyncError("authentication_failed", `the authenticated user id ${userProblem}`);
+  }
+  const scopeProblem = scopeIdProblem(actor.scopeId);
+  if (scopeProblem !== undefined) {
+    throw new OversyncError("authentication_failed", `the authenticated scope id ${scopeProblem}`);
   }
   const sourceProblem = sourceIdProblem(actor.sourceId);
   if (sourceProblem !== undefined) {

@@ -1,6 +1,6 @@
 /**
  * The housekeeping sweep, off the request path: deletes expired push and snapshot sessions with
- * their rows, so no create pays for other users' leftovers, then vacuums the tables that only hold
+ * their rows, so no create pays for other scopes' leftovers, then vacuums the tables that only hold
  * work in progress. Every push and snapshot leaves dead rows there; autovacuum, throttled and
  * waking once a minute, falls behind under sustained load (a snapshot table grew by 16 MB/s in
  * bench/churn.ts), while a vacuum every few seconds keeps each table at what one interval writes.

@@ -54,7 +54,7 @@ export interface SyncServiceOptions {
   /** Snapshot session settings beyond the advertised limits (snapshot-sessions.ts). */
   readonly snapshots?: SnapshotSessionOptions;
   /**
-   * Per-user history retention, applied as each bundle commits (retention.ts). Absent, every bundle
+   * Per-scope history retention, applied as each bundle commits (retention.ts). Absent, every bundle
    * is kept: pruning makes clients behind the floor rebuild from a snapshot, a trade-off the host
    * must choose.
    */

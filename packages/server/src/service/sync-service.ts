@@ -25,9 +25,23 @@ import type {
   WatchQuery,
 } from "@oversync/protocol";
 
-/** Who is calling: the trusted user id from the host's auth and the `Oversync-Source-ID` header. */
+/**
+ * Who is calling, and on whose data. The host's authentication yields the user and the scope (the
+ * handler's `authenticate`; see AuthenticatedUser), the `Oversync-Source-ID` header the source.
+ */
 export interface Actor {
+  /**
+   * The scope whose rows the call reads and writes: what `_sync_scope_id` holds, and the key of
+   * every bundle counter, lock, session and watch. A user's own scope has the user's id; a shared
+   * one (a workspace) has an id the host picks that no user id can take.
+   */
+  readonly scopeId: string;
+  /**
+   * The person (or service) behind the call, as the host authenticated them. The runtime scopes
+   * nothing by it: it is for the host's hooks and logs, and caps the watch streams one user holds.
+   */
   readonly userId: string;
+  /** The device or writer: the `Oversync-Source-ID` header. Unique within the scope. */
   readonly sourceId: string;
 }
 
@@ -97,14 +111,14 @@ export type ServiceStatus = StatusResponse;
  * except health and status answers 503 service_unavailable before bootstrap and once close() has
  * begun, and every one when the database cannot be reached or a call's connection drops under it
  * (clients retry it); a source id that breaks the identity rules (protocol identity.ts: visible
- * ASCII, at most MAX_IDENTITY_BYTES) is 400 invalid_request, a user id that does (empty, NUL, lone
- * surrogate, too long) 401 authentication_failed. An unexpected fault becomes the endpoint's
- * failure code.
+ * ASCII, at most MAX_IDENTITY_BYTES) is 400 invalid_request, a user or scope id that does (empty,
+ * NUL, lone surrogate, too long) 401 authentication_failed. An unexpected fault becomes the
+ * endpoint's failure code.
  */
 export interface SyncService {
   /** `GET /sync/capabilities`. The actor is optional: capabilities work without one. */
   capabilities(actor?: Actor): Promise<CapabilitiesResponse>;
-  /** `POST /sync/connect`: resolves how this source attaches to the user's scope. */
+  /** `POST /sync/connect`: resolves how this source attaches to the actor's scope. */
   connect(actor: Actor, request: ConnectRequest): Promise<ConnectResponse>;
   /** `POST /sync/push-sessions`: opens a staging session or reports the tuple already committed. */
   createPushSession(actor: Actor, request: PushCreateInput): Promise<PushCreateResponse>;
@@ -145,14 +159,18 @@ export interface SyncService {
   /** `DELETE /sync/snapshot-sessions/{snapshot_id}` (answered 204), expired or not. */
   deleteSnapshotSession(actor: Actor, snapshotId: string): Promise<void>;
   /**
-   * `GET /sync/watch`: subscribes to wake-ups for the actor's bundles. When `after_bundle_seq` is
-   * below the latest bundle, the first event (the latest seq, no source fields) is ready at once.
-   * bundle_change_watch_forbidden comes from the host's hook; bundle_change_watch_limit_exceeded
-   * means the user holds `watch.maxStreamsPerUser` streams in this process.
+   * `GET /sync/watch`: subscribes to wake-ups for the bundles of the actor's scope, whoever commits
+   * them. When `after_bundle_seq` is below the latest bundle, the first event (the latest seq, no
+   * source fields) is ready at once. bundle_change_watch_forbidden comes from the host's hook;
+   * bundle_change_watch_limit_exceeded means the actor's user holds `watch.maxStreamsPerUser`
+   * streams in this process.
    */
   openBundleWatch(actor: Actor, query: WatchQuery): Promise<BundleWatch>;
-  /** Open watch streams of `userId` in this process (for `/test/watch-subscribers`). */
-  watchSubscriberCount(userId: string): number;
+  /**
+   * Open watch streams on `scopeId` in this process, whichever users hold them (for
+   * `/test/watch-subscribers`, whose `user_id` names a user's own scope).
+   */
+  watchSubscriberCount(scopeId: string): number;
   /**
    * `GET /syncx/health`: answered 200 when `status` is healthy, otherwise 503. Its cost does not
    * grow with the data: it probes the database with one trivial query and carries counters up to
@@ -160,7 +178,7 @@ export interface SyncService {
    */
   health(): Promise<ServiceStatus>;
   /**
-   * The `/syncx/status` body. The counters aggregate over every user and bundle: `"current"` (the
+   * The `/syncx/status` body. The counters aggregate over every scope and bundle: `"current"` (the
    * default, for a host's own admin paths) reads them now; `"recent"` carries them up to ten seconds
    * old like health, which is what the unauthenticated `GET /syncx/status` answers, so its cost does
    * not grow with the data.

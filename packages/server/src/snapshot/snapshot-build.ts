@@ -1,5 +1,5 @@
 /**
- * Materializing a snapshot: every live row of a user's scope, read from the business tables in the
+ * Materializing a snapshot: every live row of a scope, read from the business tables in the
  * caller's REPEATABLE READ transaction (so the image is exactly the state at its bundle seq, whatever
  * commits meanwhile), rendered to its wire payload as pull renders it, serialized once to the JSON
  * text chunks will splice in (§3.4), and stored with its byte length under 1-based ordinals.
@@ -75,7 +75,7 @@ function tableSelect(table: RegisteredTable): string {
 export async function materializeSnapshot(
   client: SqlQueryable,
   directory: TableDirectory,
-  target: { readonly snapshotId: string; readonly userPk: number; readonly userId: string },
+  target: { readonly snapshotId: string; readonly scopePk: number; readonly scopeId: string },
   limits: ResolvedLimits,
 ): Promise<SnapshotTotals> {
   const tables = [...directory.tables].sort((a, b) => a.tableId - b.tableId);
@@ -86,7 +86,7 @@ export async function materializeSnapshot(
     const { rows } = await client.query<{ live: unknown }>(
       `SELECT count(*) AS live FROM sync.row_state
         WHERE user_pk = $1 AND table_id = ANY($2::int[]) AND NOT deleted`,
-      [target.userPk, tables.map((table) => table.tableId)],
+      [target.scopePk, tables.map((table) => table.tableId)],
     );
     const live = toSafeInt(rows[0]!.live);
     if (live > maxRows) throw snapshotLimitError("row_count", live, maxRows, "snapshot row count");
@@ -101,7 +101,7 @@ export async function materializeSnapshot(
     `DECLARE ${CURSOR} NO SCROLL CURSOR FOR
        SELECT * FROM (${tables.map(tableSelect).join("\nUNION ALL\n")}) live
         ORDER BY table_id, key_text COLLATE "C"`,
-    [target.userId, target.userPk],
+    [target.scopeId, target.scopePk],
   );
   let rowCount = 0;
   let byteCount = 0;
@@ -127,7 +127,7 @@ export async function materializeSnapshot(
       const table = directory.byId(row.table_id);
       if (row.payload === null || row.bundle_seq === null) {
         throw new Error(
-          `${table.schema}.${table.table} key ${row.key_text} of user ${target.userId} ${row.payload === null ? "has a live row state but no business row" : "has a business row but no live row state"}; the table was written outside an oversync bundle`,
+          `${table.schema}.${table.table} key ${row.key_text} of scope ${target.scopeId} ${row.payload === null ? "has a live row state but no business row" : "has a business row but no live row state"}; the table was written outside an oversync bundle`,
         );
       }
       const text = snapshotRowText(

@@ -11,7 +11,7 @@ import type { SqlQueryable } from "../db/sql-pool.js";
 
 /**
  * Advisory lock classes of the two slot kinds. Slots use the two-int4 lock form, a key space apart
- * from the single-bigint keys of the per-user locks (user-scope.ts) and the bootstrap lock.
+ * from the single-bigint keys of the per-scope locks (scope-state.ts) and the bootstrap lock.
  */
 export const SNAPSHOT_SLOT_LOCK_CLASSES = { build: 0x6f760001, chunk: 0x6f760002 } as const;
 

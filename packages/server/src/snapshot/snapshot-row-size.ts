@@ -5,7 +5,7 @@
  * - the snapshot build, which serves that text and refuses a row above the limit (409);
  * - bundle sealing (push commit and server-originated writes), which measures each row's stored
  *   after-image at its new row_version exactly as the build will, and refuses the bundle; so no
- *   committed row can make every later snapshot of its user fail;
+ *   committed row can make every later snapshot of its scope fail;
  * - chunk upload, which refuses a row already too large as the client sent it, before staging.
  */
 import { OversyncError, type SnapshotRowText, snapshotRowJson } from "@oversync/protocol";

@@ -3,7 +3,7 @@
  * REPEATABLE READ transaction (snapshot-build.ts), chunk reads page through the frozen rows by
  * ordinal within `max_rows` and `max_bytes`, delete discards a session. Sessions expire after
  * `snapshot_session_ttl_seconds` (no sliding); expired ones answer 410 until the housekeeping
- * sweep (housekeeping.ts) deletes them. Each chunk read marks its session as used, so a user's cap on open sessions only ever
+ * sweep (housekeeping.ts) deletes them. Each chunk read marks its session as used, so a scope's cap on open sessions only ever
  * evicts idle (abandoned) ones and never a restore in progress.
  */
 import {
@@ -17,7 +17,7 @@ import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import type { TableDirectory } from "../schema/table-catalog.js";
 import { applySourceReplacement, checkSnapshotSource } from "../scope/source-replacement.js";
-import { latestBundleSeq, lockUser, requireInitializedUser, rfc3339Sql } from "../scope/user-scope.js";
+import { latestBundleSeq, lockScope, requireInitializedScope, rfc3339Sql } from "../scope/scope-state.js";
 import type { ResolvedLimits } from "../service/service-options.js";
 import type { Actor, SnapshotChunkInput, SnapshotChunkPage } from "../service/sync-service.js";
 import { materializeSnapshot } from "./snapshot-build.js";
@@ -30,26 +30,27 @@ import {
 /** Snapshot options of createSyncService beyond the advertised limits. */
 export interface SnapshotSessionOptions {
   /**
-   * Open sessions one user may hold. Creating one more first discards that user's sessions idle
-   * for `idleSessionSeconds` (least recently used first), so sessions a client abandoned cannot
-   * lock the user out until they expire; when none is idle the create is refused with 429
-   * `snapshot_build_capacity` and the client retries, so restores in progress are never cut off.
+   * Open sessions one scope may hold, whichever user's device created them. Creating one more
+   * first discards that scope's sessions idle for `idleSessionSeconds` (least recently used first),
+   * so sessions a client abandoned cannot lock the scope out until they expire; when none is idle
+   * the create is refused with 429 `snapshot_build_capacity` and the client retries, so restores in
+   * progress are never cut off.
    * The cap is soft: creates building at the same moment (up to `max_concurrent_snapshot_builds`)
    * may each see room for one more. Default 8.
    */
-  readonly maxOpenSessionsPerUser?: number;
+  readonly maxOpenSessionsPerScope?: number;
   /** Seconds without a chunk read after which a session counts as abandoned. Default 30. */
   readonly idleSessionSeconds?: number;
 }
 
-/** Default of SnapshotSessionOptions.maxOpenSessionsPerUser. */
-export const DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER = 8;
+/** Default of SnapshotSessionOptions.maxOpenSessionsPerScope. */
+export const DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_SCOPE = 8;
 
 /** Default of SnapshotSessionOptions.idleSessionSeconds. */
 export const DEFAULT_IDLE_SNAPSHOT_SESSION_SECONDS = 30;
 
 /**
- * Deletes up to `batch` expired sessions of any user with their rows, skipping ones another
+ * Deletes up to `batch` expired sessions of any scope with their rows, skipping ones another
  * transaction holds; answers how many sessions it deleted. The housekeeping sweep calls it, off the
  * request path.
  */
@@ -81,7 +82,7 @@ async function deleteSessions(client: SqlQueryable, snapshotIds: readonly string
  * Creates a session in the caller's REPEATABLE READ transaction. Order: a build slot (429
  * snapshot_build_capacity), the scope (409 scope_uninitialized / scope_initializing), the source
  * (409 source_retired, or the replacement: source_replacement_invalid / source_retired), room for
- * one more of the user's sessions, then the frozen rows (409 snapshot_session_limit_exceeded).
+ * one more of the scope's sessions, then the frozen rows (409 snapshot_session_limit_exceeded).
  */
 export async function createSnapshotSession(
   client: SqlQueryable,
@@ -94,21 +95,21 @@ export async function createSnapshotSession(
   await takeSnapshotSlot(client, "build", limits.max_concurrent_snapshot_builds);
   const replacement = request.source_replacement;
   // The replacement writes source_state, which every committing writer reads under this lock.
-  if (replacement !== undefined) await lockUser(client, actor.userId);
-  const user = await requireInitializedUser(client, actor.userId);
-  if (replacement === undefined) await checkSnapshotSource(client, user.userPk, actor.sourceId);
-  else await applySourceReplacement(client, user.userPk, actor.sourceId, replacement);
+  if (replacement !== undefined) await lockScope(client, actor.scopeId);
+  const scope = await requireInitializedScope(client, actor.scopeId);
+  if (replacement === undefined) await checkSnapshotSource(client, scope.scopePk, actor.sourceId);
+  else await applySourceReplacement(client, scope.scopePk, actor.sourceId, replacement);
 
-  await makeRoomForSession(client, user.userPk, options);
+  await makeRoomForSession(client, scope.scopePk, options);
 
   const snapshotId = crypto.randomUUID();
   const totals = await materializeSnapshot(
     client,
     directory,
-    { snapshotId, userPk: user.userPk, userId: actor.userId },
+    { snapshotId, scopePk: scope.scopePk, scopeId: actor.scopeId },
     limits,
   );
-  const snapshotBundleSeq = latestBundleSeq(user);
+  const snapshotBundleSeq = latestBundleSeq(scope);
   const { rows } = await client.query<{ expires_at: string }>(
     `INSERT INTO sync.snapshot_sessions
        (snapshot_id, user_pk, source_id, snapshot_bundle_seq, row_count, byte_count, expires_at)
@@ -116,7 +117,7 @@ export async function createSnapshotSession(
      RETURNING ${rfc3339Sql("expires_at")} AS expires_at`,
     [
       snapshotId,
-      user.userPk,
+      scope.scopePk,
       actor.sourceId,
       snapshotBundleSeq,
       totals.rowCount,
@@ -134,21 +135,21 @@ export async function createSnapshotSession(
 }
 
 /**
- * Keeps the user below the open-session cap: discards idle (or expired) sessions, least recently
+ * Keeps the scope below the open-session cap: discards idle (or expired) sessions, least recently
  * used first, or refuses with 429 snapshot_build_capacity when the sessions still in use fill it.
  */
 async function makeRoomForSession(
   client: SqlQueryable,
-  userPk: number,
+  scopePk: number,
   options: SnapshotSessionOptions,
 ): Promise<void> {
-  const cap = options.maxOpenSessionsPerUser ?? DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_USER;
+  const cap = options.maxOpenSessionsPerScope ?? DEFAULT_MAX_OPEN_SNAPSHOT_SESSIONS_PER_SCOPE;
   const idleSeconds = options.idleSessionSeconds ?? DEFAULT_IDLE_SNAPSHOT_SESSION_SECONDS;
   const { rows: open } = await client.query<{ snapshot_id: string; idle: boolean }>(
     `SELECT snapshot_id::text,
             (last_used_at <= now() - make_interval(secs => $2) OR expires_at <= now()) AS idle
        FROM sync.snapshot_sessions WHERE user_pk = $1 ORDER BY last_used_at, snapshot_id`,
-    [userPk, idleSeconds],
+    [scopePk, idleSeconds],
   );
   const excess = open.length - (cap - 1);
   if (excess <= 0) return;
@@ -156,7 +157,7 @@ async function makeRoomForSession(
   if (idle.length < excess) {
     throw new SnapshotCapacityError(
       "snapshot_build_capacity",
-      `this user is already reading ${open.length} snapshot sessions (at most ${cap}); retry after ${SNAPSHOT_RETRY_AFTER_SECONDS} s`,
+      `this scope is already being read through ${open.length} snapshot sessions (at most ${cap}); retry after ${SNAPSHOT_RETRY_AFTER_SECONDS} s`,
     );
   }
   await deleteSessions(
@@ -178,7 +179,7 @@ export async function touchSnapshotSession(
   await client.query(
     `UPDATE sync.snapshot_sessions s SET last_used_at = now()
        FROM sync.user_state u WHERE s.snapshot_id = $1 AND u.user_pk = s.user_pk AND u.user_id = $2`,
-    [snapshotId, actor.userId],
+    [snapshotId, actor.scopeId],
   );
 }
 
@@ -191,7 +192,7 @@ interface StoredSession {
 
 /**
  * Finds `snapshotId` for `actor`: 404 snapshot_session_not_found (an id that is not a canonical
- * UUID names no session), 403 snapshot_session_forbidden (another user's).
+ * UUID names no session), 403 snapshot_session_forbidden (another scope's).
  */
 async function findSession(
   client: SqlQueryable,
@@ -218,10 +219,10 @@ async function findSession(
   );
   const row = rows[0];
   if (row === undefined) throw notFound();
-  if (row.user_id !== actor.userId) {
+  if (row.user_id !== actor.scopeId) {
     throw new OversyncError(
       "snapshot_session_forbidden",
-      `snapshot session ${snapshotId} belongs to another user`,
+      `snapshot session ${snapshotId} belongs to another scope`,
     );
   }
   return {

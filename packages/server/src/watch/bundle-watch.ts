@@ -5,10 +5,11 @@
  * Every committed bundle NOTIFYs a small payload on the watch channel inside its own transaction,
  * so PostgreSQL delivers it only when that transaction commits, and to every process LISTENing on
  * the database. Each process keeps one LISTEN (the host's NotificationSource) and a hub of the
- * streams it serves, by user. A stream holds at most one pending event: a newer bundle replaces it
+ * streams it serves, by scope: every stream on a scope wakes for each of its bundles, whichever
+ * user's device committed it. A stream holds at most one pending event: a newer bundle replaces it
  * and nothing at or below what the stream already sent is kept, so a slow reader gets the newest
  * seq and never a lower one. When the LISTEN session had to be replaced, notifications may have
- * been lost, so the hub re-reads the latest seq of every watched user.
+ * been lost, so the hub re-reads the latest seq of every watched scope.
  */
 import {
   type BundleChangeEvent,
@@ -18,7 +19,7 @@ import {
 } from "@oversync/protocol";
 import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
-import { requireInitializedUser } from "../scope/user-scope.js";
+import { requireInitializedScope } from "../scope/scope-state.js";
 import { ServiceConfigError, type ServiceLogger } from "../service/service-options.js";
 import type { Actor, BundleWatch } from "../service/sync-service.js";
 import type { NotificationSource, Unlisten } from "./notification-listener.js";
@@ -30,8 +31,9 @@ export const DEFAULT_WATCH_CHANNEL = "oversync_bundle_change_v1";
 export const DEFAULT_WATCH_HEARTBEAT_MS = 25_000;
 
 /**
- * Open watch streams one process serves one user when the host sets no cap: room for many devices
- * and tabs of one person, while one token cannot hold an unbounded number of sockets and timers.
+ * Open watch streams one process serves one user (across all the scopes they watch) when the host
+ * sets no cap: room for many devices and tabs of one person, while one token cannot hold an
+ * unbounded number of sockets and timers.
  */
 export const DEFAULT_WATCH_MAX_STREAMS_PER_USER = 16;
 
@@ -55,9 +57,11 @@ export interface BundleChangeWatchOptions {
   /** A stream idle this long gets a `: heartbeat` comment. Default 25000 ms. */
   readonly heartbeatIntervalMs?: number;
   /**
-   * Most streams this process holds open for one user at a time; one more is refused with 429
-   * `bundle_change_watch_limit_exceeded` (and `Retry-After`) until one of them closes. The count is
-   * per process, so behind a load balancer a user may hold this many on each instance. Default 16.
+   * Most streams this process holds open for one user (`Actor.userId`, whatever scopes they
+   * watch) at a time; one more is refused with 429 `bundle_change_watch_limit_exceeded` (and
+   * `Retry-After`) until one of them closes. Counting by user, not by scope, lets every member of a
+   * shared scope watch it. The count is per process, so behind a load balancer a user may hold this
+   * many on each instance. Default 16.
    */
   readonly maxStreamsPerUser?: number;
   /**
@@ -119,13 +123,14 @@ export type CommittedBundleHeader = Pick<
 >;
 
 /**
- * NOTIFYs a committed bundle of `userId` on `channel`. Call it inside the bundle's transaction:
- * PostgreSQL delivers the payload only if that transaction commits.
+ * NOTIFYs a committed bundle of `scopeId` on `channel`. Call it inside the bundle's transaction:
+ * PostgreSQL delivers the payload only if that transaction commits. The payload names the scope by
+ * its key under the layout's name (`user_pk`), which every process of every version decodes.
  */
 export async function notifyBundleCommitted(
   client: SqlQueryable,
   channel: string,
-  userId: string,
+  scopeId: string,
   bundle: CommittedBundleHeader,
 ): Promise<void> {
   const withSource = bundle.source_id.length <= MAX_NOTIFIED_SOURCE_ID_LENGTH;
@@ -136,7 +141,7 @@ export async function notifyBundleCommitted(
        FROM sync.user_state WHERE user_id = $2`,
     [
       channel,
-      userId,
+      scopeId,
       bundle.bundle_seq,
       withSource ? bundle.source_id : null,
       withSource ? bundle.source_bundle_id : null,
@@ -144,10 +149,10 @@ export async function notifyBundleCommitted(
   );
 }
 
-/** A NOTIFY payload decoded: whose bundle, and the event to send. Undefined when malformed. */
+/** A NOTIFY payload decoded: whose bundle (the scope's key), and the event to send. Undefined when malformed. */
 export function decodeWatchPayload(
   payload: string,
-): { userPk: number; event: BundleChangeEvent } | undefined {
+): { scopePk: number; event: BundleChangeEvent } | undefined {
   let value: unknown;
   try {
     value = JSON.parse(payload);
@@ -162,7 +167,7 @@ export function decodeWatchPayload(
     event.source_id = source_id;
     event.source_bundle_id = source_bundle_id;
   }
-  return { userPk: user_pk, event };
+  return { scopePk: user_pk, event };
 }
 
 function isPositiveInt(value: unknown): value is number {
@@ -248,13 +253,18 @@ export class WatchSubscription implements BundleWatch {
   }
 }
 
-/** The streams one process serves, by user, and the LISTEN that wakes them. */
+/**
+ * The streams one process serves, by scope, and the LISTEN that wakes them; the stream cap counts
+ * them by user.
+ */
 export class BundleWatchHub {
   readonly #pool: SqlQueryable;
   readonly #options: ResolvedWatchOptions;
   readonly #logger: ServiceLogger;
-  readonly #byUserPk = new Map<number, Set<WatchSubscription>>();
-  readonly #counts = new Map<string, number>();
+  readonly #byScopePk = new Map<number, Set<WatchSubscription>>();
+  /** Open streams by user (the cap) and by scope id (`subscriberCount`). */
+  readonly #perUser = new StreamCounts();
+  readonly #perScope = new StreamCounts();
   #listening: Promise<Unlisten> | undefined;
   #catchUpTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -266,59 +276,65 @@ export class BundleWatchHub {
   }
 
   /**
-   * Opens a stream for `userId`, whose scope must be initialized (409 scope_uninitialized or
-   * scope_initializing otherwise), within the user's stream cap (429
+   * Opens a stream on the actor's scope, which must be initialized (409 scope_uninitialized or
+   * scope_initializing otherwise), within the actor's user's stream cap (429
    * bundle_change_watch_limit_exceeded beyond it). The stream takes its place in the count before
    * anything is awaited, so concurrent opens cannot overrun the cap, and a refused one costs no
    * database work. It is registered before the latest seq is read, so a bundle committed meanwhile
    * is either counted in that read or delivered by its notification.
    */
-  async subscribe(userId: string, afterBundleSeq: number): Promise<BundleWatch> {
+  async subscribe(actor: Pick<Actor, "scopeId" | "userId">, afterBundleSeq: number): Promise<BundleWatch> {
     if (this.#closed) throw new OversyncError("service_unavailable", "the sync service is shutting down");
-    const open = this.#counts.get(userId) ?? 0;
+    const { scopeId, userId } = actor;
+    const open = this.#perUser.get(userId);
     if (open >= this.#options.maxStreamsPerUser) {
       throw new OversyncError(
         "bundle_change_watch_limit_exceeded",
         `this user already has ${open} open watch streams, the most this server allows; close one or retry later`,
       );
     }
-    this.#counts.set(userId, open + 1);
+    this.#perUser.add(userId);
+    this.#perScope.add(scopeId);
+    const release = () => {
+      this.#perUser.remove(userId);
+      this.#perScope.remove(scopeId);
+    };
     let subscription: WatchSubscription | undefined;
     try {
       await this.#listen();
-      const user = await requireInitializedUser(this.#pool, userId);
-      const userPk = user.userPk;
+      const scope = await requireInitializedScope(this.#pool, scopeId);
+      const scopePk = scope.scopePk;
       subscription = new WatchSubscription(this.#options.heartbeatIntervalMs, (closed) =>
-        this.#remove(userPk, userId, closed),
+        this.#remove(scopePk, closed, release),
       );
-      let subscribers = this.#byUserPk.get(userPk);
+      let subscribers = this.#byScopePk.get(scopePk);
       if (subscribers === undefined) {
         subscribers = new Set();
-        this.#byUserPk.set(userPk, subscribers);
+        this.#byScopePk.set(scopePk, subscribers);
       }
       subscribers.add(subscription);
-      const latest = await this.#latestSeqs([userPk]);
+      const latest = await this.#latestSeqs([scopePk]);
       // close() may have run while this subscriber was being set up; it must not outlive it.
       if (this.#closed) throw new OversyncError("service_unavailable", "the sync service is shutting down");
-      subscription.start(afterBundleSeq, latest.get(userPk) ?? 0);
+      subscription.start(afterBundleSeq, latest.get(scopePk) ?? 0);
     } catch (error) {
-      if (subscription === undefined) this.#release(userId);
+      if (subscription === undefined) release();
       else subscription.close();
       throw error;
     }
     return subscription;
   }
 
-  /** Open streams of `userId` in this process. */
-  subscriberCount(userId: string): number {
-    return this.#counts.get(userId) ?? 0;
+  /** Open streams on `scopeId` in this process, whichever users hold them. */
+  subscriberCount(scopeId: string): number {
+    return this.#perScope.get(scopeId);
   }
 
   /** Ends every stream and stops listening. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#catchUpTimer);
-    for (const subscribers of [...this.#byUserPk.values()]) {
+    for (const subscribers of [...this.#byScopePk.values()]) {
       for (const subscription of [...subscribers]) subscription.close();
     }
     const listening = this.#listening;
@@ -348,19 +364,19 @@ export class BundleWatchHub {
       this.#logger.warn("ignored a malformed bundle-change notification", { payload: payload.slice(0, 200) });
       return;
     }
-    for (const subscription of this.#byUserPk.get(decoded.userPk) ?? []) subscription.offer(decoded.event);
+    for (const subscription of this.#byScopePk.get(decoded.scopePk) ?? []) subscription.offer(decoded.event);
   }
 
-  /** Offers every watched user's latest seq (after notifications may have been lost); retried until it succeeds. */
+  /** Offers every watched scope's latest seq (after notifications may have been lost); retried until it succeeds. */
   #catchUp(): void {
     clearTimeout(this.#catchUpTimer);
-    const userPks = [...this.#byUserPk.keys()];
-    if (this.#closed || userPks.length === 0) return;
-    this.#latestSeqs(userPks).then(
+    const scopePks = [...this.#byScopePk.keys()];
+    if (this.#closed || scopePks.length === 0) return;
+    this.#latestSeqs(scopePks).then(
       (latest) => {
-        for (const [userPk, seq] of latest) {
+        for (const [scopePk, seq] of latest) {
           if (seq === 0) continue;
-          for (const subscription of this.#byUserPk.get(userPk) ?? [])
+          for (const subscription of this.#byScopePk.get(scopePk) ?? [])
             subscription.offer({ bundle_seq: seq });
         }
       },
@@ -371,25 +387,38 @@ export class BundleWatchHub {
     );
   }
 
-  async #latestSeqs(userPks: readonly number[]): Promise<Map<number, number>> {
+  async #latestSeqs(scopePks: readonly number[]): Promise<Map<number, number>> {
     const { rows } = await this.#pool.query<{ user_pk: unknown; latest: unknown }>(
       "SELECT user_pk, next_bundle_seq - 1 AS latest FROM sync.user_state WHERE user_pk = ANY($1::bigint[])",
-      [userPks],
+      [scopePks],
     );
     return new Map(rows.map((row) => [toSafeInt(row.user_pk), toSafeInt(row.latest)]));
   }
 
-  #remove(userPk: number, userId: string, subscription: WatchSubscription): void {
-    const subscribers = this.#byUserPk.get(userPk);
+  /** Unregisters a closed stream and gives back its places in the counts (once). */
+  #remove(scopePk: number, subscription: WatchSubscription, release: () => void): void {
+    const subscribers = this.#byScopePk.get(scopePk);
     if (subscribers === undefined || !subscribers.delete(subscription)) return;
-    if (subscribers.size === 0) this.#byUserPk.delete(userPk);
-    this.#release(userId);
+    if (subscribers.size === 0) this.#byScopePk.delete(scopePk);
+    release();
+  }
+}
+
+/** Open stream counts by id; an id whose count drops to 0 is forgotten. */
+class StreamCounts {
+  readonly #counts = new Map<string, number>();
+
+  get(id: string): number {
+    return this.#counts.get(id) ?? 0;
   }
 
-  /** Gives back one of `userId`'s places in the stream count. */
-  #release(userId: string): void {
-    const count = (this.#counts.get(userId) ?? 1) - 1;
-    if (count > 0) this.#counts.set(userId, count);
-    else this.#counts.delete(userId);
+  add(id: string): void {
+    this.#counts.set(id, this.get(id) + 1);
+  }
+
+  remove(id: string): void {
+    const count = this.get(id) - 1;
+    if (count > 0) this.#counts.set(id, count);
+    else this.#counts.delete(id);
   }
 }

@@ -75,7 +75,9 @@ export async function runChurn(ctx: BenchContext): Promise<void> {
     }
   })();
   await Promise.all(
-    Array.from({ length: users }, (_, index) => user({ userId: `churn-${index}`, sourceId: "device" })),
+    Array.from({ length: users }, (_, index) =>
+      user({ scopeId: `churn-${index}`, userId: `churn-${index}`, sourceId: "device" }),
+    ),
   );
   await sampler;
   const halfway = samples[Math.floor((samples.length - 1) / 2)];

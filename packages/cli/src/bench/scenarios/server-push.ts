@@ -36,7 +36,7 @@ export async function runServerPush(ctx: BenchContext): Promise<void> {
   for (let round = 0; round < ctx.rounds; round++) {
     ctx.progress(`round ${round + 1}/${ctx.rounds}`);
     const user = `bench-${round}-${randomUUID()}`;
-    const actor: Actor = { userId: user, sourceId: `${user}-device` };
+    const actor: Actor = { scopeId: user, userId: user, sourceId: `${user}-device` };
     await service.connect(actor, { has_local_pending_rows: false });
     const items = itemsFor(rows);
     times.insert.push(await postgresInsert(db.pool, user, items));
