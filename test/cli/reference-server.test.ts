@@ -203,16 +203,19 @@ describe.each(engines)("reference server on %s", (engine, databaseUrl) => {
     expect(await watchSubscribers(origin, user, 0)).toBe(0);
   });
 
-  it("logs one line per request with the user id and never the token", async () => {
+  it("logs one line per request with the user id (and a workspace's scope id) and never the token", async () => {
     const token = await signIn(origin, "logged-user");
     await device(origin, token, "logged-device").get("/sync/capabilities");
+    // Not a member of the workspace: refused, and logged with the scope the request named.
+    await device(origin, token, "logged-device").get("/w/logged-team/sync/capabilities");
     // The log line is written when the response closes, just after the client has read it.
     await new Promise((resolve) => setTimeout(resolve, 50));
     const requests = target.logger.entries.filter((entry) => entry.msg === "request");
     const lines = requests.filter((entry) => entry.user_id === "logged-user");
-    expect(lines.map((entry) => [entry.method, entry.path, entry.status])).toStrictEqual([
-      ["POST", "/dummy-signin", 200],
-      ["GET", "/sync/capabilities", 200],
+    expect(lines.map((entry) => [entry.method, entry.path, entry.status, entry.scope_id])).toStrictEqual([
+      ["POST", "/dummy-signin", 200, undefined],
+      ["GET", "/sync/capabilities", 200, undefined],
+      ["GET", "/w/logged-team/sync/capabilities", 403, "workspace:logged-team"],
     ]);
     for (const line of lines) expect(line.duration_ms).toEqual(expect.any(Number));
     expect(JSON.stringify(target.logger.entries)).not.toContain(token);

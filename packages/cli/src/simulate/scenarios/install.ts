@@ -43,7 +43,7 @@ const freshInstall: Scenario = {
       const report = await phone.client.sync();
       checkEqual(
         [report.pushOutcome, report.syncStatus.pending.pendingRowCount],
-        ["committed", 0n],
+        ["committed", 0],
         "first sync",
       );
       checkEqual(

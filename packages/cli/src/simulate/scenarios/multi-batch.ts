@@ -105,7 +105,7 @@ const complexMultiBatch: Scenario = {
         const report = await phone.client.pushPending();
         checkEqual(
           [report.outcome, report.syncStatus.lastBundleSeqSeen],
-          ["committed", 2n],
+          ["committed", 2],
           "push after restart",
         );
         checkEqual(startsSince(phone, mark), [], "chunks uploaded after the restart");

@@ -138,7 +138,7 @@ const userSwitch: Scenario = {
       const refused = await shared.client.detach();
       checkEqual(
         [refused.outcome, refused.pendingRowCount],
-        ["blocked_unsynced_data", 1n],
+        ["blocked_unsynced_data", 1],
         "detach with a pending write",
       );
       checkEqual((await shared.syncState()).attachedUserId, userA, "still signed in as A");
