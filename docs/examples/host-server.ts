@@ -2,8 +2,10 @@
  * How a host application mounts the oversync server with its own authentication. The README quotes
  * the imports between `readme:imports` and `readme:imports-end`, then the part between the
  * `readme:begin` and `readme:end` markers; test/docs/host-server.test.ts runs this file against a
- * real database, so the README's example stays true.
+ * real database, so the README's example stays true. The docs site's Server guide includes the
+ * `#region` parts (without the `readme:` marker lines).
  */
+// #region imports
 // readme:imports
 import { createServer } from "node:http";
 import {
@@ -14,6 +16,7 @@ import {
 } from "@oversync/server";
 import pg from "pg";
 // readme:imports-end
+// #endregion imports
 
 /** What the host supplies: its database and its own way of turning a bearer token into a user id. */
 export interface HostOptions {
@@ -24,6 +27,7 @@ export interface HostOptions {
 
 /** Starts the host's sync server; resolves once it listens. */
 export async function startHostServer({ databaseUrl, port, verifySession }: HostOptions) {
+  // #region mount
   // readme:begin
   const pool = new pg.Pool({ connectionString: databaseUrl });
   // PostgreSQL dropping an idle pooled connection (a restart, a failover) emits "error" on the
@@ -64,6 +68,7 @@ export async function startHostServer({ databaseUrl, port, verifySession }: Host
   // Hono as is, or to node:http through the adapter.
   const server = createServer(toNodeListener(handler)).listen(port);
   // readme:end
+  // #endregion mount
   await new Promise<void>((resolve) => server.once("listening", resolve));
   return { server, sync, pool, notifications };
 }

@@ -1,14 +1,17 @@
 /**
  * A todo app on Node, one device per SQLite file, syncing with the reference server (`npm start`).
  * README "Building an app" quotes the `readme:` regions; test/docs/todo-app.test.ts runs two devices.
+ * The docs site's Client guide includes the `#region` parts (without the `readme:` marker lines).
  */
 import { pathToFileURL } from "node:url";
+// #region imports
 // readme:imports
 import { randomUUID } from "node:crypto";
 import { EXAMPLE_CLIENT_CONFIG, exampleClientSchemaSql } from "@oversync/cli";
 import { type SyncClientStatus, createSyncClient } from "@oversync/client";
 import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 // readme:imports-end
+// #endregion imports
 
 export type Todo = { readonly id: string; readonly title: string };
 
@@ -19,6 +22,7 @@ export type TodoUi = { render(screen: TodoScreen): void; notify(message: string)
 
 /** Opens one device of `user`'s todo list in `file`, syncing by itself until `close()`. */
 export async function openTodoApp(server: string, file: string, user: string, ui: TodoUi) {
+  // #region app
   // readme:begin
   const signIn = await fetch(`${server}/dummy-signin`, {
     method: "POST",
@@ -57,6 +61,7 @@ export async function openTodoApp(server: string, file: string, user: string, ui
   const rename = (id: string, title: string) =>
     db.run("UPDATE posts SET title = ? WHERE id = ?", [title, id]);
   // readme:end
+  // #endregion app
   const close = async () => {
     stopTodos();
     stopStatus();
@@ -67,6 +72,7 @@ export async function openTodoApp(server: string, file: string, user: string, ui
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  // #region usage
   // readme:usage
   const laptop = await openTodoApp("http://127.0.0.1:8080", "laptop.db", "ada", {
     render: ({ todos, status }) =>
@@ -78,4 +84,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   });
   await laptop.add("Buy milk"); // shows at once, and on the user's other devices a moment later
   // readme:usage-end
+  // #endregion usage
 }

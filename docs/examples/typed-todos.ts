@@ -2,13 +2,16 @@
  * The todo app's reads and writes as typed Kysely queries (`@oversync/kysely`) over the driver and
  * client of docs/examples/todo-app.ts. README "Typed queries with Kysely" quotes the `readme:`
  * regions; test/kysely/typed-todos.test.ts runs it on two devices against the reference server.
+ * The docs site's Client guide includes the `#region` parts (without the `readme:` marker lines).
  */
 import type { SqliteDriver, SyncClient } from "@oversync/client";
+// #region imports
 // readme:imports
 import { randomUUID } from "node:crypto";
 import { OversyncDialect, watchQuery } from "@oversync/kysely";
 import { type Generated, Kysely } from "kysely";
 // readme:imports-end
+// #endregion imports
 
 export type TypedTodosUi = {
   render(todos: readonly { id: string; title: string }[]): void;
@@ -17,6 +20,7 @@ export type TypedTodosUi = {
 
 /** Typed todos over an opened, attached client and the driver it was created with (`db`). */
 export function openTypedTodos(client: SyncClient, db: SqliteDriver, ui: TypedTodosUi) {
+  // #region typed
   // readme:begin
   // The tables as the app declares them for Kysely (the example schema keeps todos in `posts`).
   interface Database {
@@ -50,5 +54,6 @@ export function openTypedTodos(client: SyncClient, db: SqliteDriver, ui: TypedTo
     onError: (error) => ui.notify(`could not read the todos: ${String(error)}`),
   });
   // readme:end
+  // #endregion typed
   return { add, rename, addAll, stop: stopTodos };
 }
