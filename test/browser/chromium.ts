@@ -10,7 +10,12 @@ import { describe, expect, it } from "vitest";
 export const CHROMIUM = "/usr/bin/chromium";
 
 /** Headless, without the sandbox (containers) or a GPU, and no background traffic. */
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"];
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+];
 
 /** Starts Debian's Chromium. */
 export function launchChromium(): Promise<Browser> {

@@ -4,6 +4,7 @@
  * results JSON, latest.md and the chart are written, and no bench database is left behind. Only
  * the shape of the results is checked: performance is measured, never asserted.
  */
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +27,7 @@ const TINY = [
   "--watch-streams=4",
   "--scale-users=2,4",
   "--scale-rows=2",
+  "--browser-push-rows=20",
 ];
 
 let dir: string;
@@ -79,9 +81,17 @@ describe("oversync bench as a child process", () => {
         "server-load",
         "watch-idle",
         "scale",
+        "browser",
       ].map((name) => [name, undefined]),
     );
-    for (const scenario of written.scenarios) expect(scenario.figures.length).toBeGreaterThan(0);
+    for (const scenario of written.scenarios) {
+      // Without Chromium the browser scenario is skipped, and its note says so.
+      if (scenario.name === "browser" && !existsSync("/usr/bin/chromium")) {
+        expect(scenario.notes.join(" ")).toContain("Skipped: no /usr/bin/chromium");
+      } else {
+        expect(scenario.figures.length, scenario.name).toBeGreaterThan(0);
+      }
+    }
     expect(written.targets.every((target) => target.met !== undefined)).toBe(true);
     expect(await readFile(join(dir, "latest.md"), "utf8")).toContain("## Targets");
     expect(await benchDatabases()).toStrictEqual(before);
@@ -90,7 +100,7 @@ describe("oversync bench as a child process", () => {
     const chart = runCli(["bench", "--chart", output, `--output=${svg}`]);
     expect((await chart.exited).code).toBe(0);
     expect(await readFile(svg, "utf8")).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
-  }, 180_000);
+  }, 300_000);
 
   it("refuses an unknown scenario with exit code 2 before touching the database", async () => {
     const run = runCli(["bench", "--scenario=everything"]);

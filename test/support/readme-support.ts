@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEV_JWT_SECRET, type RunningServer, startServer } from "@oversync/cli";
+import { DEV_JWT_SECRET, type RunningServer, type ServeConfig, startServer } from "@oversync/cli";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -11,10 +11,15 @@ export function readme(): string {
   return readFileSync(join(repoRoot, "README.md"), "utf8");
 }
 
-/** The part of an example file between `// readme:begin` and `// readme:end`, as the README shows it (unindented). */
-export function exampleRegion(file: string): string {
+/**
+ * The part of an example file between `// readme:begin` and `// readme:end` (or, for a file with
+ * several, `// readme:begin <name>` and `// readme:end <name>`), as the README shows it (unindented).
+ */
+export function exampleRegion(file: string, name?: string): string {
   const text = readFileSync(join(repoRoot, file), "utf8");
-  const body = text.slice(text.indexOf("// readme:begin\n") + 16, text.indexOf("  // readme:end"));
+  const suffix = name === undefined ? "" : ` ${name}`;
+  const begin = `// readme:begin${suffix}\n`;
+  const body = text.slice(text.indexOf(begin) + begin.length, text.indexOf(`  // readme:end${suffix}\n`));
   return body
     .split("\n")
     .map((line) => line.replace(/^ {2}/, ""))
@@ -37,11 +42,12 @@ export function exampleWithImports(file: string): string {
 
 /**
  * Starts the reference server on a free loopback port over `databaseUrl` (embedded PGlite in
- * `dataDir` when undefined), logging nothing.
+ * `dataDir` when undefined), logging nothing; `extra` adds settings such as `demoDir`.
  */
 export function startQuietReferenceServer(
   databaseUrl: string | undefined,
   dataDir: string,
+  extra: Partial<Pick<ServeConfig, "demoDir" | "testHooks">> = {},
 ): Promise<RunningServer> {
   return startServer({
     port: 0,
@@ -53,5 +59,6 @@ export function startQuietReferenceServer(
     shutdownGraceMs: 1000,
     logger: { info: () => {}, warn: () => {}, error: () => {} },
     say: () => {},
+    ...extra,
   });
 }

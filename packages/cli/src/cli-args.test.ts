@@ -52,6 +52,13 @@ describe("oversync command line", () => {
     });
   });
 
+  it("serve --demo-dir names the built demo to serve at /demo/", () => {
+    const command = parseCommandLine(["serve", "--demo-dir", "demo/dist"]);
+    expect(command.kind === "serve" ? command.args.demoDir : undefined).toBe("demo/dist");
+    expect(() => parseCommandLine(["serve", "--demo-dir="])).toThrow("--demo-dir must name a directory");
+    expect(SERVE_HELP).toContain("--demo-dir <dir>");
+  });
+
   it("serve --example picks a built-in example and --config a schema file", () => {
     const schemaOf = (argv: string[]) => {
       const command = parseCommandLine(["serve", ...argv]);

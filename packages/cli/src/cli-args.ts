@@ -28,6 +28,8 @@ export interface ServeArgs {
   readonly requestTimeoutMs: number;
   /** Serve the live conformance suite's test hooks (test-hooks.ts); absent unless --test-hooks. */
   readonly testHooks?: true;
+  /** `--demo-dir`: a built demo web app to serve at /demo/; absent unless given. */
+  readonly demoDir?: string;
 }
 
 /** What the command line asks for. */
@@ -102,6 +104,8 @@ Options:
                            --request-timeout)
   --request-timeout <s>    Time a client has to send a whole request, body included (default
                            ${DEFAULT_REQUEST_TIMEOUT_MS / 1000}); responses, such as watch streams, are never timed
+  --demo-dir <dir>         Serve the demo web app built in <dir> at /demo/ (npm start builds the
+                           repository's demo/ into demo/dist and passes it)
   --test-hooks             Also serve the hooks of the live conformance suite, for test runs on
                            this machine only (they take no token):
                              POST /test/fail-requests {"user_id","endpoint","count"?,"skip"?,
@@ -159,6 +163,7 @@ function parseServe(argv: readonly string[]): CliCommand {
     "headers-timeout": { type: "string" },
     "request-timeout": { type: "string" },
     "test-hooks": { type: "boolean" },
+    "demo-dir": { type: "string" },
     example: { type: "string" },
     config: { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -168,6 +173,7 @@ function parseServe(argv: readonly string[]): CliCommand {
   const dataDir = stringFlag(values["data-dir"], DEFAULT_DATA_DIR);
   if (host === "") throw new CliError("usage", "--host must not be empty; use 127.0.0.1 or 0.0.0.0");
   if (dataDir === "") throw new CliError("usage", "--data-dir must not be empty");
+  if (values["demo-dir"] === "") throw new CliError("usage", "--demo-dir must name a directory");
   return {
     kind: "serve",
     args: {
@@ -194,6 +200,7 @@ function parseServe(argv: readonly string[]): CliCommand {
         DEFAULT_REQUEST_TIMEOUT_MS,
       ),
       ...(values["test-hooks"] === true ? { testHooks: true as const } : {}),
+      ...(typeof values["demo-dir"] === "string" ? { demoDir: values["demo-dir"] } : {}),
     },
   };
 }

@@ -3,7 +3,8 @@
  * as EXAMPLE_TABLES, in the column types the `business-rich-v0` contract gives the clients, and the
  * sync configuration that registers them. Demos and tests open a client against `oversync serve`
  * with these; the client checks at attach that its tables equal the server's, so all eight are
- * needed even when a demo writes to one.
+ * needed even when a demo writes to one. Browser apps import it as `@oversync/cli/example-client`,
+ * which reaches no Node built-in (test/packaging/platform-free.test.ts keeps it so).
  */
 import { EXAMPLE_SCHEMA, EXAMPLE_TABLES, type ExampleColumn } from "./example-schema.js";
 

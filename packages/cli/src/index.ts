@@ -30,6 +30,7 @@ export {
   type JwtAuthOptions,
   type JwtSecret,
   TOKEN_ISSUER,
+  type TokenUser,
   createJwtAuth,
   resolveJwtSecret,
 } from "./jwt-auth.js";
@@ -54,3 +55,4 @@ export { type SimulationOptions, runSimulation } from "./simulate/runner.js";
 export { SCENARIOS } from "./simulate/scenarios/index.js";
 export type { SimulateArgs } from "./simulate/simulate-args.js";
 export { type TestHelperHooks, testHelperRoutes } from "./test-helper-routes.js";
+export { WORKSPACE_BASE_PATH, WORKSPACE_SCOPE_PREFIX, workspaceScopeId } from "./workspaces.js";

@@ -1,14 +1,16 @@
 /**
  * `oversync serve`: the reference sync server. It opens the database (PGlite or PostgreSQL),
  * installs the schema it serves (a built-in example or a `--config` file's), bootstraps the sync
- * runtime over it, and serves the sync, sign-in and test-helper routes over HTTP until it is told to
- * stop; then it stops accepting connections, lets in-flight requests finish, and closes the
- * runtime, the LISTEN session and the pool.
+ * runtime over it, and serves the sync routes (each user's own, and workspaces' under
+ * `/w/<workspace>`), sign-in and test-helper routes, and with `demoDir` the demo web app at
+ * `/demo/`, over HTTP until it is told to stop; then it stops accepting connections, lets
+ * in-flight requests finish, and closes the runtime, the LISTEN session and the pool.
  */
 import { type Server, createServer } from "node:http";
 import type { Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import {
+  type FetchHandler,
   type SyncRuntime,
   SyncLayoutError,
   UnsupportedSchemaError,
@@ -17,6 +19,7 @@ import {
 } from "@oversync/server";
 import { CliError } from "./cli-error.js";
 import { type OpenDatabase, openDatabase } from "./database.js";
+import { DEMO_PATH, serveDemoFiles } from "./demo-files.js";
 import { BUSINESS_PRESET } from "./example-presets.js";
 import type { JsonLogger } from "./json-log.js";
 import { type JwtSecret, createJwtAuth } from "./jwt-auth.js";
@@ -49,6 +52,8 @@ export interface ServeConfig {
   readonly requestTimeoutMs?: number;
   /** Serve the live conformance suite's test hooks (test-hooks.ts); never on a reachable server. */
   readonly testHooks?: boolean;
+  /** A built demo web app (the repository's `demo/`, built by Vite) to serve at `/demo/` (demo-files.ts). */
+  readonly demoDir?: string;
   /** Structured log lines (requests, faults, lifecycle events). */
   readonly logger: JsonLogger;
   /** Lines for people (the banner and warnings). */
@@ -97,7 +102,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       ...(faults === undefined ? {} : { extraRoutes: testHookRoutes(faults, service, database.pool) }),
       logger,
     });
-    const handler = faults === undefined ? referenceHandler : faults.wrap(referenceHandler);
+    const syncHandler = faults === undefined ? referenceHandler : faults.wrap(referenceHandler);
+    const demo = config.demoDir === undefined ? undefined : serveDemoFiles(config.demoDir);
+    const handler: FetchHandler =
+      demo === undefined ? syncHandler : async (request) => (await demo(request)) ?? syncHandler(request);
     const timeouts = requestTimeoutOptions({
       headersTimeoutMs: config.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
@@ -169,6 +177,8 @@ function printBanner(config: ServeConfig, preset: SchemaPreset, url: string, dat
   const everywhere = config.host === "0.0.0.0" || config.host === "::";
   say("oversync reference server");
   say(`  url        ${url}${everywhere ? ` (listening on all interfaces, ${config.host})` : ""}`);
+  if (config.demoDir !== undefined)
+    say(`  demo       ${url}${DEMO_PATH}/ (a todo-lists web app; open it in a browser)`);
   say(`  database   ${database.description}`);
   const schemas = [...new Set(preset.registeredTables.map((table) => table.schema))].join(", ");
   const tables = preset.registeredTables.length;
@@ -176,6 +186,7 @@ function printBanner(config: ServeConfig, preset: SchemaPreset, url: string, dat
     `  app        ${preset.appName}: schema ${schemas}, ${tables} table${tables === 1 ? "" : "s"} (${preset.description})`,
   );
   say(`  sign-in    POST ${url}/dummy-signin {"user":"<id>","password":"<any>"}`);
+  say(`  workspaces ${url}/w/<workspace> for members: sign in with "workspaces":["<workspace>"]`);
   say(`  tokens     HS256, valid ${config.tokenTtlSeconds} s`);
   if (config.testHooks === true) {
     say(`  WARNING    --test-hooks: anyone reaching ${url}/test/ can fail requests and write rows;`);

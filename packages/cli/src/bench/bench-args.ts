@@ -17,6 +17,10 @@ export const BENCH_SCENARIOS = [
   ["server-load", "--load-clients devices pushing and pulling: bundles/s, p99, errors, server RSS"],
   ["watch-idle", "--watch-streams idle /sync/watch streams: server RSS before and after"],
   ["scale", "grow to each --scale-users step through the API: push/pull/health/status, snapshot, sizes"],
+  [
+    "browser",
+    "in Chromium on OPFS: restore of --rows rows, push of --browser-push-rows rows vs raw sqlite-wasm; bundle gzip sizes",
+  ],
 ] as const;
 
 /** A scenario name. */
@@ -37,6 +41,7 @@ export interface BenchSizes {
   readonly watchStreams: number;
   readonly scaleUsers: readonly number[];
   readonly scaleRows: number;
+  readonly browserPushRows: number;
 }
 
 export const DEFAULT_BENCH_SIZES: BenchSizes = {
@@ -51,6 +56,7 @@ export const DEFAULT_BENCH_SIZES: BenchSizes = {
   watchStreams: 1000,
   scaleUsers: [10, 1000, 10_000],
   scaleRows: 10,
+  browserPushRows: 1000,
 };
 
 /** `bench` flags after parsing. */
@@ -103,7 +109,7 @@ Options:
   -h, --help            Show this help
 
 Sizes (defaults keep --scenario=all within 15 minutes on 2 cores; raise them for bigger runs):
-  --rows <n>            Rows of server-push and client-sync (default ${DEFAULT_BENCH_SIZES.rows})
+  --rows <n>            Rows of server-push, client-sync and the browser restore (default ${DEFAULT_BENCH_SIZES.rows})
   --large-rows <n>      Rows of restore-large (default ${DEFAULT_BENCH_SIZES.largeRows})
   --bundles <n>         10-row bundles of catch-up (default ${DEFAULT_BENCH_SIZES.bundles})
   --samples <n>         Calls per round of latency and per scale step (default ${DEFAULT_BENCH_SIZES.samples})
@@ -114,6 +120,7 @@ Sizes (defaults keep --scenario=all within 15 minutes on 2 cores; raise them for
   --watch-streams <n>   Streams of watch-idle (default ${DEFAULT_BENCH_SIZES.watchStreams})
   --scale-users <list>  Users at each scale step, increasing (default ${DEFAULT_BENCH_SIZES.scaleUsers.join(",")})
   --scale-rows <n>      Rows each scale user pushes (default ${DEFAULT_BENCH_SIZES.scaleRows})
+  --browser-push-rows <n>  Rows of the browser push (default ${DEFAULT_BENCH_SIZES.browserPushRows})
 
 Exit code 0 when every scenario ran, 1 when one failed, 2 for a bad command line.
 
@@ -146,6 +153,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | null {
       "watch-streams": { type: "string" },
       "scale-users": { type: "string" },
       "scale-rows": { type: "string" },
+      "browser-push-rows": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     true,
@@ -183,6 +191,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | null {
     watchStreams: whole(values, "watch-streams", defaults.watchStreams, 1, 1_000_000),
     scaleUsers: scaleSteps(values["scale-users"], defaults.scaleUsers),
     scaleRows: whole(values, "scale-rows", defaults.scaleRows, 1, 100_000),
+    browserPushRows: whole(values, "browser-push-rows", defaults.browserPushRows, 1, 1_000_000),
   };
   return {
     kind: "run",

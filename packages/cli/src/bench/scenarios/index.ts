@@ -1,6 +1,7 @@
 /** The scenarios by name: a title for the report, where the server runs, and the code. */
 import type { BenchScenarioName } from "../bench-args.js";
 import type { BenchContext } from "../context.js";
+import { runBrowser } from "./browser.js";
 import { runCatchUp } from "./catch-up.js";
 import { runChurn } from "./churn.js";
 import { runClientCapture } from "./client-capture.js";
@@ -36,4 +37,5 @@ export const SCENARIO_RUNNERS: Readonly<Record<BenchScenarioName, Scenario>> = {
   "server-load": { title: "Server under load", server: CHILD, run: runServerLoad },
   "watch-idle": { title: "Idle watch streams", server: CHILD, run: runWatchIdle },
   scale: { title: "Cost as the database grows", server: CHILD, run: runScale },
+  browser: { title: "The client in Chromium on OPFS", server: CHILD, run: runBrowser },
 };
