@@ -34,7 +34,7 @@ const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable
  * dist/bench/scenarios). Resolved when the scenario runs, not at import: where the CLI is bundled
  * or loaded from a non-file URL, importing it must still work.
  */
-function pageDir(): string {
+function benchPageDir(): string {
   return fileURLToPath(new URL("../../../../../bench/browser-page/", import.meta.url));
 }
 const SOURCE_CONDITIONS = ["@oversync/source", "module", "browser", "development|production"];
@@ -62,7 +62,7 @@ export async function runBrowser(ctx: BenchContext): Promise<void> {
     ctx.progress(`skipped: ${why}`);
   };
   if (!existsSync(CHROMIUM)) return skip(`no ${CHROMIUM} on this machine (apt-get install chromium)`);
-  if (!existsSync(join(pageDir(), "index.html"))) {
+  if (!existsSync(join(benchPageDir(), "index.html"))) {
     return skip("its page (bench/browser-page) is in the oversync repository: run the bench there");
   }
   let vite: Vite;
@@ -82,7 +82,7 @@ async function measureBundle(ctx: BenchContext, vite: Vite): Promise<void> {
   ctx.progress("bundle sizes");
   const outDir = await ctx.tempDir();
   await vite.build({
-    root: pageDir(),
+    root: benchPageDir(),
     configFile: false,
     logLevel: "warn",
     resolve: { conditions: SOURCE_CONDITIONS },
@@ -92,7 +92,7 @@ async function measureBundle(ctx: BenchContext, vite: Vite): Promise<void> {
       emptyOutDir: true,
       target: "es2022",
       reportCompressedSize: false,
-      rollupOptions: { input: join(pageDir(), "size-entry.ts") },
+      rollupOptions: { input: join(benchPageDir(), "size-entry.ts") },
     },
   });
   const sizes = { page: [0, 0], worker: [0, 0], wasm: [0, 0] };
@@ -142,7 +142,7 @@ async function measureInBrowser(ctx: BenchContext, vite: Vite, playwright: Playw
 
   const pageDir = await ctx.tempDir();
   await vite.build({
-    root: pageDir(),
+    root: benchPageDir(),
     base: `${PAGE_PATH}/`,
     configFile: false,
     logLevel: "warn",
