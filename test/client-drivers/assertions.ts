@@ -56,7 +56,13 @@ function differ(actual: unknown, expected: unknown, path: string): Difference | 
     return at === -1 ? undefined : { path: `${path}[${at}]`, actual: actual[at], expected: expected[at] };
   }
   if (Array.isArray(expected) !== Array.isArray(actual)) return here;
-  if (Object.getPrototypeOf(actual) !== Object.getPrototypeOf(expected)) return here;
+  // Rows of some bindings (node:sqlite) are null-prototype objects: as plain as an object literal.
+  if (
+    !(isPlain(actual) && isPlain(expected)) &&
+    Object.getPrototypeOf(actual) !== Object.getPrototypeOf(expected)
+  ) {
+    return here;
+  }
   const keys = new Set([...Object.keys(actual), ...Object.keys(expected)]);
   for (const key of keys) {
     const inner = differ(
@@ -67,6 +73,11 @@ function differ(actual: unknown, expected: unknown, path: string): Difference | 
     if (inner !== undefined) return inner;
   }
   return undefined;
+}
+
+function isPlain(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 /** A value as the failure message shows it: bigint with `n`, -0 signed, bytes by length. */
