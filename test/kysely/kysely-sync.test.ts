@@ -11,21 +11,19 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EXAMPLE_CLIENT_CONFIG, type RunningServer, exampleClientSchemaSql } from "@oversync/cli";
+import type { RunningServer } from "@oversync/cli";
 import {
   OversyncClientError,
   type QueryListener,
   type SqliteDriver,
   SqliteError,
   type SyncClient,
-  createSyncClient,
 } from "@oversync/client";
-import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 import { OversyncDialect, liveQuery, watchQuery } from "@oversync/kysely";
 import { type ColumnType, type Generated, Kysely, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-import { startQuietReferenceServer } from "../support/readme-support.js";
+import { openExampleDevice, signIn, startQuietReferenceServer } from "../support/readme-support.js";
 
 /** The example schema's tables these tests use, as an app declares them for Kysely. */
 interface Database {
@@ -126,15 +124,7 @@ let phone: Device;
 let laptop: Device;
 
 async function openDevice(name: string): Promise<Device> {
-  const driver = await openBetterSqlite3Driver(join(dir, `${name}.db`));
-  await driver.exec(exampleClientSchemaSql());
-  const client = createSyncClient({
-    driver,
-    baseUrl: server.url,
-    tokenProvider: () => token,
-    config: EXAMPLE_CLIENT_CONFIG,
-  });
-  await client.open();
+  const { driver, client } = await openExampleDevice(server, join(dir, `${name}.db`), () => token);
   await client.attach(USER);
   return {
     driver,
@@ -146,7 +136,7 @@ async function openDevice(name: string): Promise<Device> {
 
 async function pending(device: Device): Promise<{ queued: boolean; rows: number }> {
   const status = await device.client.pendingSyncStatus();
-  return { queued: status.hasPendingSyncData, rows: Number(status.pendingRowCount) };
+  return { queued: status.hasPendingSyncData, rows: status.pendingRowCount };
 }
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -160,11 +150,7 @@ beforeAll(async () => {
   database = await createTestDatabase("oversync_kysely");
   dir = await mkdtemp(join(tmpdir(), "oversync-kysely-sync-"));
   server = await startQuietReferenceServer(database.url, join(dir, "data"));
-  const signIn = await fetch(new URL("/dummy-signin", server.url), {
-    method: "POST",
-    body: JSON.stringify({ user: USER, password: "any" }),
-  });
-  token = ((await signIn.json()) as { token: string }).token;
+  token = await signIn(server, USER);
   phone = await openDevice("phone");
   laptop = await openDevice("laptop");
 });

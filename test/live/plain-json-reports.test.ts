@@ -7,12 +7,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EXAMPLE_CLIENT_CONFIG, type RunningServer, exampleClientSchemaSql } from "@oversync/cli";
-import { type SqliteDriver, type SyncClient, createSyncClient } from "@oversync/client";
-import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
+import type { RunningServer } from "@oversync/cli";
+import type { SqliteDriver, SyncClient } from "@oversync/client";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-import { startQuietReferenceServer } from "../support/readme-support.js";
+import { openExampleDevice, signIn, startQuietReferenceServer } from "../support/readme-support.js";
 
 const USER_ID = "0e6f9d1c-3b7a-4c55-8f21-5a0b6c7d8e01";
 
@@ -28,16 +27,7 @@ let token: string;
 const devices: Device[] = [];
 
 async function openDevice(name: string): Promise<Device> {
-  const driver = await openBetterSqlite3Driver(join(dir, `${name}.db`));
-  await driver.exec(exampleClientSchemaSql());
-  const client = createSyncClient({
-    driver,
-    baseUrl: server.url,
-    tokenProvider: () => token,
-    config: EXAMPLE_CLIENT_CONFIG,
-  });
-  await client.open();
-  const device = { driver, client };
+  const device = await openExampleDevice(server, join(dir, `${name}.db`), () => token);
   devices.push(device);
   return device;
 }
@@ -52,11 +42,7 @@ beforeAll(async () => {
   db = await createTestDatabase("oversync_json_reports");
   dir = await mkdtemp(join(tmpdir(), "oversync-json-"));
   server = await startQuietReferenceServer(db.url, join(dir, "data"));
-  const signIn = await fetch(new URL("/dummy-signin", server.url), {
-    method: "POST",
-    body: JSON.stringify({ user: "ada", password: "any" }),
-  });
-  token = ((await signIn.json()) as { token: string }).token;
+  token = await signIn(server, "ada");
 });
 
 afterAll(async () => {

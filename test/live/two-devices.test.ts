@@ -9,12 +9,11 @@ import { copyFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EXAMPLE_CLIENT_CONFIG, type RunningServer, exampleClientSchemaSql } from "@oversync/cli";
-import { type SqliteDriver, type SyncClient, type TablesChanged, createSyncClient } from "@oversync/client";
-import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
+import type { RunningServer } from "@oversync/cli";
+import type { SqliteDriver, SyncClient, TablesChanged } from "@oversync/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-import { startQuietReferenceServer } from "../support/readme-support.js";
+import { openExampleDevice, startQuietReferenceServer } from "../support/readme-support.js";
 
 const USER = "grace";
 const USER_ID = "6f1c0a52-8d1e-4a55-9a4e-0c1f2b3c4d01";
@@ -33,17 +32,8 @@ describe.each(["PostgreSQL", "PGlite"] as const)("the reference server on %s", (
   let phone: Device;
   let laptop: Device;
 
-  async function openDevice(name: string): Promise<Device> {
-    const driver = await openBetterSqlite3Driver(join(dir, `${name}.db`));
-    await driver.exec(exampleClientSchemaSql());
-    const client = createSyncClient({
-      driver,
-      baseUrl: server.url,
-      tokenProvider: () => token,
-      config: EXAMPLE_CLIENT_CONFIG,
-    });
-    await client.open();
-    return { driver, client };
+  function openDevice(name: string): Promise<Device> {
+    return openExampleDevice(server, join(dir, `${name}.db`), () => token);
   }
 
   async function userName(device: Device, id: string): Promise<string | undefined> {

@@ -2,7 +2,16 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEV_JWT_SECRET, type RunningServer, type ServeConfig, startServer } from "@oversync/cli";
+import {
+  DEV_JWT_SECRET,
+  EXAMPLE_CLIENT_CONFIG,
+  type RunningServer,
+  type ServeConfig,
+  exampleClientSchemaSql,
+  startServer,
+} from "@oversync/cli";
+import { type SqliteDriver, type SyncClient, createSyncClient } from "@oversync/client";
+import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -61,4 +70,31 @@ export function startQuietReferenceServer(
     say: () => {},
     ...extra,
   });
+}
+
+/** A bearer token for `user` from the reference server's `/dummy-signin`. */
+export async function signIn(server: RunningServer, user: string): Promise<string> {
+  const reply = await fetch(new URL("/dummy-signin", server.url), {
+    method: "POST",
+    body: JSON.stringify({ user, password: "any" }),
+  });
+  return ((await reply.json()) as { token: string }).token;
+}
+
+/** A device of the example schema: a SQLite file with its tables and an opened (not attached) client. */
+export async function openExampleDevice(
+  server: RunningServer,
+  file: string,
+  token: () => string,
+): Promise<{ readonly driver: SqliteDriver; readonly client: SyncClient }> {
+  const driver = await openBetterSqlite3Driver(file);
+  await driver.exec(exampleClientSchemaSql());
+  const client = createSyncClient({
+    driver,
+    baseUrl: server.url,
+    tokenProvider: token,
+    config: EXAMPLE_CLIENT_CONFIG,
+  });
+  await client.open();
+  return { driver, client };
 }
