@@ -23,6 +23,7 @@ import { errorReply, statusReply } from "../client-support/scripted-replies.js";
 import {
   type EngineHarness,
   type EngineHarnessOptions,
+  scalar,
   startAttachedHarness,
   startEngineHarness,
 } from "./engine-harness.js";
@@ -377,6 +378,63 @@ describe("conflicts", () => {
     const h = await attached({ client: { resolver: serverWins } });
     await h.execute(["INSERT INTO users (id, name) VALUES ('u1', 'Ada')"]);
     expect((await h.client.pushPending()).conflicts).toEqual([]);
+  });
+});
+
+describe("stop() during an automatic restore", () => {
+  it("ends after the snapshot chunk in hand, reports no failure, and start() again restores", async () => {
+    const h = await attached({ client: { snapshotChunkRows: 100 } });
+    // Every pull finds the history pruned, so automatic downloads rebuild from a snapshot.
+    h.backend.override(
+      "pull",
+      () => () =>
+        statusReply(409, {
+          error: "history_pruned",
+          message: "after_bundle_seq 0 is below retained floor 7",
+        }),
+    );
+    const rows = Array.from({ length: 3_000 }, (_, index) => ({
+      schema: "main",
+      table: "users",
+      key: { id: `user-${index}` },
+      op: "INSERT" as const,
+      payload: { id: `user-${index}`, name: `User ${index}` },
+      row_version: 7,
+    }));
+    h.backend.enqueueSnapshot({ id: "snapshot-stop", bundleSeq: 7, rows, rowsPerChunk: 100 });
+    let chunkRequests = 0;
+    let stopping: Promise<void> | undefined;
+    const stopped = new Promise<void>((resolve) => {
+      h.backend.override("snapshotChunk", (next) => (request, params) => {
+        if (++chunkRequests === 2) {
+          stopping = h.client.stop();
+          resolve();
+        }
+        return next(request, params);
+      });
+    });
+    const errors: SyncErrorInfo[] = [];
+    h.client.onError((_error, info) => errors.push(info));
+    h.client.start(FAST);
+    await stopped;
+    await stopping;
+
+    expect(chunkRequests).toBe(2);
+    expect(await scalar(h, "SELECT count(*) FROM users")).toBe(0);
+    expect(errors).toEqual([]);
+    expect(h.client.status).toMatchObject({ automaticSync: "off", lastError: null });
+
+    const restored = new Promise<void>((resolve) => {
+      const off = h.client.onTablesChanged(async () => {
+        if ((await scalar(h, "SELECT count(*) FROM users")) !== 3_000) return;
+        off();
+        resolve();
+      });
+    });
+    h.client.start(FAST);
+    await restored;
+    expect(errors).toEqual([]);
+    expect(chunkRequests).toBe(2 + 30);
   });
 });
 

@@ -10,7 +10,12 @@ import {
   exampleClientSchemaSql,
   startServer,
 } from "@oversync/cli";
-import { type SqliteDriver, type SyncClient, createSyncClient } from "@oversync/client";
+import {
+  type SqliteDriver,
+  type SyncClient,
+  type SyncClientOptions,
+  createSyncClient,
+} from "@oversync/client";
 import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -86,6 +91,7 @@ export async function openExampleDevice(
   server: RunningServer,
   file: string,
   token: () => string,
+  options: Partial<SyncClientOptions> = {},
 ): Promise<{ readonly driver: SqliteDriver; readonly client: SyncClient }> {
   const driver = await openBetterSqlite3Driver(file);
   await driver.exec(exampleClientSchemaSql());
@@ -94,6 +100,7 @@ export async function openExampleDevice(
     baseUrl: server.url,
     tokenProvider: token,
     config: EXAMPLE_CLIENT_CONFIG,
+    ...options,
   });
   await client.open();
   return { driver, client };

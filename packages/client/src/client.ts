@@ -39,7 +39,13 @@ import {
 } from "./engine/live-query.js";
 import { type ConflictResolver, serverWins } from "./engine/conflict-resolvers.js";
 import { claimDatabase, databaseIdentity, releaseDatabase } from "./engine/database-ownership.js";
-import { type EngineContext, type EngineOptions, openStore, toWireInt } from "./engine/engine-context.js";
+import {
+  type EngineContext,
+  type EngineOptions,
+  openStore,
+  stoppable,
+  toWireInt,
+} from "./engine/engine-context.js";
 import * as lifecycle from "./engine/lifecycle.js";
 import {
   type ProgressListener,
@@ -217,6 +223,7 @@ export class SyncClient {
       sourceId: "",
       connected: false,
       capabilities: undefined,
+      stopSignal: undefined,
     };
     this.ctx = ctx;
     ctx.progress.subscribe((progress) => {
@@ -494,7 +501,11 @@ export class SyncClient {
     );
   }
 
-  /** Stops automatic sync and waits until its loops have ended (a running request completes first). */
+  /**
+   * Stops automatic sync and waits until its loops have ended. A running operation ends at its
+   * next boundary (a pull page or bundle, a push chunk, a snapshot chunk) with read-only requests
+   * cancelled; what it did so far stays and the next operation resumes from there.
+   */
   async stop(): Promise<void> {
     const downloads = this.downloads;
     const uploads = this.uploads;
@@ -561,12 +572,16 @@ export class SyncClient {
     try {
       // Detached, closed or paused while waiting: nothing to do now.
       if (!this.automaticReady() || this.closed) return false;
+      this.ctx.stopSignal = signal;
       await this.runOperation(operation, body, source);
       return true;
     } catch (error) {
       this.ctx.capabilities = undefined;
+      // Stopped at a boundary (see EngineContext.stopSignal): not a failure.
+      if (signal.aborted) return false;
       throw error;
     } finally {
+      this.ctx.stopSignal = undefined;
       this.release();
     }
   }
@@ -737,15 +752,22 @@ export class SyncClient {
     const attempt =
       policy.maxAttempts <= 1
         ? body
-        : () => withTransientRetry(body, { operation, policy, clock: this.ctx.options.retryClock });
+        : () =>
+            withTransientRetry(body, {
+              operation,
+              policy,
+              clock: this.ctx.options.retryClock,
+              ...stoppable(this.ctx),
+            });
     try {
       const result = await this.ctx.progress.run(operation, attempt);
       this.statusTracker.succeeded();
       if (source === "call") this.resumeAutomatic();
       return result;
     } catch (error) {
+      const stopped = this.ctx.stopSignal?.aborted === true;
       // A download meeting a frozen bundle waits for the upload that is retrying it.
-      if (!(source === "automatic_download" && isClientError(error, "pending_push_replay"))) {
+      if (!stopped && !(source === "automatic_download" && isClientError(error, "pending_push_replay"))) {
         this.statusTracker.failed(error, source);
       }
       throw error;

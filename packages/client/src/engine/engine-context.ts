@@ -51,6 +51,13 @@ export interface EngineContext {
   connected: boolean;
   /** The latest capabilities that passed the table-contract check, and when (Date.now()). */
   capabilities: { readonly value: CapabilitiesResponse; readonly checkedAt: number } | undefined;
+  /**
+   * Set while an operation of automatic sync runs; `stop()` aborts it. The operation then ends at
+   * its next boundary (a pull page or bundle, a push chunk, a snapshot chunk; each leaves state a
+   * later operation resumes), and read-only requests in flight are cancelled, so stopping never
+   * waits for a long pull or restore to finish.
+   */
+  stopSignal: AbortSignal | undefined;
 }
 
 /** The open store, or `open_required`. */
@@ -79,6 +86,17 @@ export async function applyAuthoritatively<T>(
   }
   ctx.changes.publishSyncWrites();
   return result;
+}
+
+/** Ends the running operation here when automatic sync was stopped (see `stopSignal`). */
+export function stopPoint(ctx: EngineContext): void {
+  const signal = ctx.stopSignal;
+  if (signal?.aborted) throw signal.reason ?? new Error("automatic sync stopped");
+}
+
+/** Call options that cancel a read-only request when automatic sync stops. */
+export function stoppable(ctx: EngineContext): { readonly signal?: AbortSignal } {
+  return ctx.stopSignal === undefined ? {} : { signal: ctx.stopSignal };
 }
 
 /** A bigint from local state as an envelope integer for the wire; refuses values beyond 2^53 − 1. */

@@ -13,7 +13,14 @@
  */
 import { OversyncError, ProtocolViolationError } from "@oversync/protocol";
 import { decodeAuthoritativeRow } from "./authoritative-rows.js";
-import { type EngineContext, applyAuthoritatively, openStore, toWireInt } from "./engine-context.js";
+import {
+  type EngineContext,
+  applyAuthoritatively,
+  openStore,
+  stopPoint,
+  stoppable,
+  toWireInt,
+} from "./engine-context.js";
 import { hideOrphanedQueuedRows } from "./queued-changes.js";
 import {
   checkpointRecoveryRequired,
@@ -58,11 +65,15 @@ async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" 
   let bundlesDone = 0;
   let rowsDone = 0;
   for (;;) {
-    const page = await ctx.transport.pull({
-      afterBundleSeq: after,
-      maxBundles: ctx.options.downloadLimit,
-      targetBundleSeq: target > 0 ? target : undefined,
-    });
+    stopPoint(ctx);
+    const page = await ctx.transport.pull(
+      {
+        afterBundleSeq: after,
+        maxBundles: ctx.options.downloadLimit,
+        targetBundleSeq: target > 0 ? target : undefined,
+      },
+      stoppable(ctx),
+    );
     if (target === 0) target = page.stable_bundle_seq;
     else if (page.stable_bundle_seq !== target) {
       throw new ProtocolViolationError(
@@ -80,6 +91,8 @@ async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" 
       ctx.progress.count({ bundles: bundles(), rows: { done: rowsDone } });
     }
     for (const bundle of page.bundles) {
+      // Each bundle applies in its own transaction with the checkpoint: a stop between two is safe.
+      stopPoint(ctx);
       const rows = bundle.rows.map((row) => decodeAuthoritativeRow(store.schema, row));
       const bundleSeq = BigInt(bundle.bundle_seq);
       await applyAuthoritatively(ctx, async (state) => {

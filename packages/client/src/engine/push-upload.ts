@@ -11,7 +11,7 @@ import {
 } from "@oversync/protocol";
 import type { PushRowInput } from "../transport/sync-transport.js";
 import { withCommittedBundleNotFoundRetry } from "../transport/retry-policy.js";
-import { type EngineContext, openStore, toWireInt } from "./engine-context.js";
+import { type EngineContext, openStore, stopPoint, toWireInt } from "./engine-context.js";
 import type { Outbox } from "./push-freeze.js";
 
 /**
@@ -47,6 +47,8 @@ export async function uploadAndCommit(
     const schema = openStore(ctx, "push").schema.schema;
     ctx.progress.count({ rows: { done: 0, total: rows.length } });
     for (const [start, end] of uploadChunks(ctx, rows)) {
+      // A stop abandons the session (deleted below); the frozen outbox is uploaded again later.
+      stopPoint(ctx);
       const chunk = rows.slice(start, end).map(
         (row): PushRowInput => ({
           schema,

@@ -20,7 +20,7 @@ import {
 import { OversyncClientError } from "../errors.js";
 import { NO_OPERATION } from "../store/runtime-state.js";
 import { decodeAuthoritativeRow } from "./authoritative-rows.js";
-import { type EngineContext, openStore, toWireInt } from "./engine-context.js";
+import { type EngineContext, openStore, stopPoint, toWireInt } from "./engine-context.js";
 import { resolvePushConflict } from "./push-conflict.js";
 import { type Outbox, resumeOrFreezeOutbox, returnOutboxToQueue } from "./push-freeze.js";
 import { replayCommittedBundle } from "./push-replay.js";
@@ -111,6 +111,7 @@ async function pushWithConflictRetries(ctx: EngineContext, options: PushOptions)
   let rejected = false;
   let committedPart = false;
   for (;;) {
+    stopPoint(ctx);
     const partial = freezeLimit !== undefined;
     const { outbox, initializationId } = await store.write(async (state) => {
       const attachment = await state.readAttachment();

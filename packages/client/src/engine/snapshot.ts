@@ -22,7 +22,14 @@ import {
 } from "../store/payload-codec.js";
 import { NO_OPERATION, type SnapshotStageRow, storeError } from "../store/runtime-state.js";
 import { serverCanonicalJson } from "./authoritative-rows.js";
-import { type EngineContext, applyAuthoritatively, openStore, toWireInt } from "./engine-context.js";
+import {
+  type EngineContext,
+  applyAuthoritatively,
+  openStore,
+  stopPoint,
+  stoppable,
+  toWireInt,
+} from "./engine-context.js";
 import type { RestoreSummary } from "./results.js";
 import { reapplyQueuedChanges } from "./queued-changes.js";
 import { requireFreshSource } from "./source-recovery.js";
@@ -102,16 +109,20 @@ async function stageSnapshot(
   });
   ctx.progress.count(counts());
   for (;;) {
+    stopPoint(ctx);
     const chunk = await withSnapshotCapacityRetry(
       () =>
-        ctx.transport.fetchSnapshotChunk({
-          session,
-          afterRowOrdinal: rowsSoFar,
-          bytesBefore: bytesSoFar,
-          maxRows: limits.maxRows,
-          maxBytes: limits.maxBytes,
-        }),
-      { operation: "snapshot chunk", clock: ctx.options.retryClock },
+        ctx.transport.fetchSnapshotChunk(
+          {
+            session,
+            afterRowOrdinal: rowsSoFar,
+            bytesBefore: bytesSoFar,
+            maxRows: limits.maxRows,
+            maxBytes: limits.maxBytes,
+          },
+          stoppable(ctx),
+        ),
+      { operation: "snapshot chunk", clock: ctx.options.retryClock, ...stoppable(ctx) },
     );
     const staged = chunk.rows.map((row, index): SnapshotStageRow => {
       if (row.schema !== store.schema.schema) {
