@@ -3,7 +3,7 @@
  * has no hard dependency on the package; `openBetterSqlite3Driver` loads it on demand.
  */
 import { OversyncClientError } from "../errors.js";
-import { createSerialDriver, type SqliteConnection } from "./serial-driver.js";
+import { WAL_JOURNAL, createSerialDriver, type SqliteConnection } from "./serial-driver.js";
 import type { RunResult, SqlFunction, SqliteDriver, SqliteRow, SqliteValue } from "./sqlite-driver.js";
 import { SqliteError, primaryCodeOfName } from "./sqlite-error.js";
 import { StatementCache } from "./statement-cache.js";
@@ -45,7 +45,10 @@ export function createBetterSqlite3Driver(
   return createSerialDriver(new BetterSqlite3Connection(database, options?.closeDatabase ?? false));
 }
 
-/** Opens (or creates) a SQLite file with better-sqlite3; the driver closes it on `close()`. */
+/**
+ * Opens (or creates) a SQLite file with better-sqlite3 in WAL journal mode (see WAL_JOURNAL); the
+ * driver closes it on `close()`.
+ */
 export async function openBetterSqlite3Driver(filename: string): Promise<SqliteDriver> {
   let Database: new (filename: string) => BetterSqlite3Database;
   try {
@@ -57,7 +60,9 @@ export async function openBetterSqlite3Driver(filename: string): Promise<SqliteD
       { cause: error },
     );
   }
-  return createBetterSqlite3Driver(new Database(filename), { closeDatabase: true });
+  const database = new Database(filename);
+  database.exec(WAL_JOURNAL);
+  return createBetterSqlite3Driver(database, { closeDatabase: true });
 }
 
 class BetterSqlite3Connection implements SqliteConnection {

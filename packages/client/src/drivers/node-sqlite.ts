@@ -4,7 +4,7 @@
  * `driver_unavailable`.
  */
 import { OversyncClientError } from "../errors.js";
-import { createSerialDriver, type SqliteConnection } from "./serial-driver.js";
+import { WAL_JOURNAL, createSerialDriver, type SqliteConnection } from "./serial-driver.js";
 import type { RunResult, SqlFunction, SqliteDriver, SqliteRow, SqliteValue } from "./sqlite-driver.js";
 import { SqliteError, primaryCodeName } from "./sqlite-error.js";
 import { StatementCache } from "./statement-cache.js";
@@ -46,7 +46,10 @@ export function createNodeSqliteDriver(
   return createSerialDriver(new NodeSqliteConnection(database, options?.closeDatabase ?? false));
 }
 
-/** Opens (or creates) a SQLite file with `node:sqlite`; the driver closes it on `close()`. */
+/**
+ * Opens (or creates) a SQLite file with `node:sqlite` in WAL journal mode (see WAL_JOURNAL); the
+ * driver closes it on `close()`.
+ */
 export async function openNodeSqliteDriver(filename: string): Promise<SqliteDriver> {
   const module = await loadNodeSqlite();
   if (module === undefined) {
@@ -55,7 +58,9 @@ export async function openNodeSqliteDriver(filename: string): Promise<SqliteDriv
       `node:sqlite is not available in Node ${process.versions.node}; use Node 22.13 or newer, or the better-sqlite3 driver`,
     );
   }
-  return createNodeSqliteDriver(new module.DatabaseSync(filename), { closeDatabase: true });
+  const database = new module.DatabaseSync(filename);
+  database.exec(WAL_JOURNAL);
+  return createNodeSqliteDriver(database, { closeDatabase: true });
 }
 
 /** True when this runtime has a `node:sqlite` with everything the driver needs. */
