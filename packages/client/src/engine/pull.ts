@@ -1,7 +1,7 @@
 /**
  * `pullToStable`: download complete bundles up to the ceiling the first page reports (later pages
- * ask for exactly that ceiling), each bundle applied in its own authoritative transaction, the
- * checkpoint advanced only with it. A row already known at the same or a newer version is skipped.
+ * ask for exactly that ceiling), each bundle applied with the checkpoint advanced to it in the same
+ * authoritative transaction (consecutive small bundles share one). A row already known at the same or a newer version is skipped.
  * A pull never drops a change the app queued, so it runs whatever the app writes meanwhile; the
  * change stays queued on its old base and the next push meets the server's version as a conflict
  * for the resolver. Locally, an upsert the app queued keeps its value over a pulled upsert; a
@@ -12,7 +12,8 @@
  * keep-source snapshot rebuild, with the rebuild gate set first so a crash resumes it.
  */
 import { OversyncError, ProtocolViolationError } from "@oversync/protocol";
-import { decodeAuthoritativeRow } from "./authoritative-rows.js";
+import type { ApplyState } from "../store/app-rows.js";
+import { type AuthoritativeRow, decodeAuthoritativeRow } from "./authoritative-rows.js";
 import {
   type EngineContext,
   applyAuthoritatively,
@@ -56,6 +57,31 @@ export async function pullToStable(ctx: EngineContext): Promise<RemoteSyncReport
   }
 }
 
+/** Rows applied per transaction when a pull page holds many bundles (see pullIncremental). */
+const APPLY_GROUP_ROWS = 1000;
+
+/** Applies one pulled bundle inside an authoritative transaction and advances the checkpoint to it. */
+async function applyBundle(
+  state: ApplyState,
+  bundleSeq: bigint,
+  rows: readonly AuthoritativeRow[],
+): Promise<void> {
+  const anyQueued = (await state.countDirtyRows()) > 0n;
+  let deleted = false;
+  for (const row of rows) {
+    const known = await state.readRowState(row.tableName, row.keyJson);
+    if (known !== undefined && known.rowVersion >= row.rowVersion) continue;
+    if (row.op === "DELETE") deleted = true;
+    else if (anyQueued && (await state.readDirtyRow(row.tableName, row.keyJson))?.payload) continue;
+    await state.applyRemoteRow(row);
+  }
+  if (anyQueued && deleted) await hideOrphanedQueuedRows(state);
+  const attachment = await state.readAttachment();
+  if (bundleSeq > attachment.lastBundleSeqSeen) {
+    await state.writeAttachment({ ...attachment, lastBundleSeqSeen: bundleSeq });
+  }
+}
+
 async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" | "applied_incremental"> {
   const store = openStore(ctx, "pullToStable()");
   const initial = await store.read(async (state) => (await state.readAttachment()).lastBundleSeqSeen);
@@ -90,33 +116,45 @@ async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" 
     if (page.bundles.length > 0 || bundlesDone === 0) {
       ctx.progress.count({ bundles: bundles(), rows: { done: rowsDone } });
     }
-    for (const bundle of page.bundles) {
-      // Each bundle applies in its own transaction with the checkpoint: a stop between two is safe.
-      stopPoint(ctx);
-      const rows = bundle.rows.map((row) => decodeAuthoritativeRow(store.schema, row));
-      const bundleSeq = BigInt(bundle.bundle_seq);
+    // Consecutive bundles apply together, each with its checkpoint, in one transaction of about
+    // APPLY_GROUP_ROWS rows: a catch-up over many small bundles then commits (and syncs to disk)
+    // once per group instead of once per bundle. A bundle that fails to decode stops the page
+    // after the bundles before it have been applied.
+    let group: { readonly seq: number; readonly rows: AuthoritativeRow[] }[] = [];
+    let groupRows = 0;
+    const applyGroup = async () => {
+      if (group.length === 0) return;
+      const applying = group;
+      group = [];
+      groupRows = 0;
       await applyAuthoritatively(ctx, async (state) => {
-        const anyQueued = (await state.countDirtyRows()) > 0n;
-        let deleted = false;
-        for (const row of rows) {
-          const known = await state.readRowState(row.tableName, row.keyJson);
-          if (known !== undefined && known.rowVersion >= row.rowVersion) continue;
-          if (row.op === "DELETE") deleted = true;
-          else if (anyQueued && (await state.readDirtyRow(row.tableName, row.keyJson))?.payload) continue;
-          await state.applyRemoteRow(row);
-        }
-        if (anyQueued && deleted) await hideOrphanedQueuedRows(state);
-        const attachment = await state.readAttachment();
-        if (bundleSeq > attachment.lastBundleSeqSeen) {
-          await state.writeAttachment({ ...attachment, lastBundleSeqSeen: bundleSeq });
-        }
+        for (const bundle of applying) await applyBundle(state, BigInt(bundle.seq), bundle.rows);
       });
-      after = bundle.bundle_seq;
-      bundlesDone++;
-      rowsDone += rows.length;
-      index++;
+      for (const bundle of applying) {
+        after = bundle.seq;
+        bundlesDone++;
+        rowsDone += bundle.rows.length;
+        index++;
+      }
       ctx.progress.count({ bundles: bundles(), rows: { done: rowsDone } });
+    };
+    for (const bundle of page.bundles) {
+      let rows: AuthoritativeRow[];
+      try {
+        rows = bundle.rows.map((row) => decodeAuthoritativeRow(store.schema, row));
+      } catch (error) {
+        await applyGroup();
+        throw error;
+      }
+      group.push({ seq: bundle.bundle_seq, rows });
+      groupRows += rows.length;
+      if (groupRows >= APPLY_GROUP_ROWS) {
+        await applyGroup();
+        // Between groups, each committed with its checkpoint, a stop is safe.
+        stopPoint(ctx);
+      }
     }
+    await applyGroup();
     if (after >= target) {
       return after === start && target === start ? "already_at_target" : "applied_incremental";
     }
