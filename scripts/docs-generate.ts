@@ -1,13 +1,14 @@
 /**
  * `npm run docs:generate` (run by docs:dev and docs:build): writes the docs site's generated
  * partials to docs/.generated/ (gitignored): the error tables and the HTTP API reference
- * (docs-reference.ts) and `oversync serve --help`, which docs/errors.md, docs/http-api.md and
- * docs/operations.md include.
+ * (docs-reference.ts), `oversync serve --help` and the metrics table (from SYNC_METRICS), which
+ * docs/errors.md, docs/http-api.md and docs/operations.md include.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { SERVE_HELP } from "../packages/cli/src/cli-args.js";
+import { type MetricDefinition, SYNC_METRICS } from "../packages/server/src/telemetry/sync-metrics.js";
 import { errorTablesMarkdown, httpApiMarkdown } from "./docs-reference.js";
 
 /** Where the partials go, relative to the repository. */
@@ -21,9 +22,23 @@ export function writeGeneratedDocs(root: string): void {
   writeFileSync(join(dir, "error-tables.md"), note + errorTablesMarkdown());
   writeFileSync(join(dir, "http-api.md"), note + httpApiMarkdown());
   writeFileSync(join(dir, "serve-help.md"), `${note}\`\`\`text\n${SERVE_HELP.trimEnd()}\n\`\`\`\n`);
+  writeFileSync(join(dir, "metrics.md"), note + metricsTableMarkdown());
+}
+
+/** The Prometheus type of each kind of figure. */
+const PROMETHEUS_TYPES = { counter: "counter", updown: "gauge", gauge: "gauge", histogram: "histogram" };
+
+/** One row per figure of SYNC_METRICS: its Prometheus name, type, labels and help text. */
+function metricsTableMarkdown(): string {
+  const metrics: MetricDefinition[] = Object.values(SYNC_METRICS);
+  const rows = metrics.map((metric) => {
+    const labels = metric.labels.map((label) => `\`${label}\``).join(", ");
+    return `| \`${metric.name}\` | ${PROMETHEUS_TYPES[metric.kind]} | ${labels} | ${metric.help} |`;
+  });
+  return ["| series | type | labels | what it counts |", "|---|---|---|---|", ...rows, ""].join("\n");
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   writeGeneratedDocs(join(dirname(fileURLToPath(import.meta.url)), ".."));
-  console.log(`wrote ${GENERATED_DIR}/error-tables.md, http-api.md and serve-help.md`);
+  console.log(`wrote ${GENERATED_DIR}/error-tables.md, http-api.md, serve-help.md and metrics.md`);
 }

@@ -50,6 +50,7 @@ export function errorTablesMarkdown(): string {
       "SyncLayoutError",
       "DatabaseUnavailableError",
       "ScopeForbiddenError",
+      "AdminAccessError",
     ]),
   ];
   checkGuide();
@@ -101,7 +102,7 @@ export function errorTablesMarkdown(): string {
     "",
     "## Server errors your code meets {#host-codes}",
     "",
-    "Thrown to the host's own code by `@oversync/server` (never sent over the wire as such): by `createSyncService` and `bootstrap()`, by `execWrite`, or thrown by your `authenticate`.",
+    "Thrown to the host's own code by `@oversync/server`: by `createSyncService` and `bootstrap()`, by `execWrite`, or thrown by your `authenticate`. The two 403 codes are the handler's own answers, sent as `{error, message}` but not protocol codes: `scope_forbidden` (thrown by your `authenticate`) and `admin_access_denied` (an admin route refused).",
     "",
     "| code | class | meaning |",
     "|---|---|---|",

@@ -58,6 +58,7 @@ export default defineConfig({
         text: "Running it",
         items: [
           { text: "Operations", link: "/operations" },
+          { text: "Scaling", link: "/scaling" },
           { text: "Performance", link: "/performance" },
         ],
       },

@@ -1,6 +1,7 @@
 /**
  * Mounting the sync handler next to other code: beside a framework on one node:http server, called
- * directly as a Fetch-API function (what Bun, Deno and Hono hand it), and behind a CORS wrapper.
+ * directly as a Fetch-API function (what Bun, Deno and Hono hand it), and open to a web app on
+ * another origin (CORS).
  * The docs site's Server guide includes the `#region` parts; test/docs/server-guide.test.ts runs
  * them over loopback HTTP against PostgreSQL.
  */
@@ -40,9 +41,12 @@ export function serveBesideApp(
 /** Asks the handler for capabilities without any HTTP server in between. */
 export async function capabilitiesThroughFetch(handler: FetchHandler, token: string) {
   // #region fetch
-  // The handler is (Request) => Promise<Response>; runtimes with Fetch-API servers take it as is:
-  //   Bun:  Bun.serve({ port: 8080, fetch: handler })
-  //   Deno: Deno.serve({ port: 8080 }, handler)
+  // The handler is (Request, connection?) => Promise<Response>; runtimes with Fetch-API servers
+  // take it as is. The connection's address lets callers on this machine read /syncx/status:
+  //   Bun:  Bun.serve({ port: 8080, fetch: (request, server) =>
+  //           handler(request, { remoteAddress: server.requestIP(request)?.address }) })
+  //   Deno: Deno.serve({ port: 8080 }, (request, info) =>
+  //           handler(request, { remoteAddress: info.remoteAddr.hostname }))
   //   Hono: app.all("/sync/*", (c) => handler(c.req.raw)), and the same for "/syncx/*"
   const response = await handler(
     new Request("http://localhost/sync/capabilities", {
@@ -53,23 +57,16 @@ export async function capabilitiesThroughFetch(handler: FetchHandler, token: str
   return response;
 }
 
-/** `handler` answering browsers on `origin`: preflights and the CORS headers on every response. */
-export function withCorsFor(origin: string, handler: FetchHandler): FetchHandler {
+/** A handler that browser pages of `https://app.example.com` may call (CORS). */
+export function handlerForWebApp(service: SyncService, authenticate: SyncHandlerOptions["authenticate"]) {
   // #region cors
-  const cors = {
-    "access-control-allow-origin": origin,
-    "access-control-allow-headers": "Authorization, Content-Type, Oversync-Source-ID",
-    "access-control-allow-methods": "GET, POST, DELETE",
-    "access-control-max-age": "600",
-    vary: "Origin",
-  };
-  const withCors: FetchHandler = async (request) => {
-    if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
-    const response = await handler(request);
-    const headers = new Headers(response.headers);
-    for (const [name, value] of Object.entries(cors)) headers.set(name, value);
-    return new Response(response.body, { status: response.status, headers });
-  };
+  const handler = createSyncHandler({
+    service,
+    authenticate,
+    // Pages of these origins get the CORS headers on every answer, watch streams included, and
+    // their preflights (OPTIONS) are answered 204; pages of any other origin get none.
+    cors: { origin: ["https://app.example.com"] },
+  });
   // #endregion cors
-  return withCors;
+  return handler;
 }

@@ -159,22 +159,36 @@ describe.each(engines)("reference server on %s", (engine, databaseUrl) => {
     }
   });
 
-  it("grants CORS like the upstream example and answers preflights 204", async () => {
-    const preflight = await send(`${origin}/sync/push-sessions`, { method: "OPTIONS" });
+  it("grants CORS to pages of any origin by default, preflights included, and prints who may reach what", async () => {
+    const page = "http://localhost:5173";
+    const preflight = await send(`${origin}/sync/push-sessions`, {
+      method: "OPTIONS",
+      headers: { origin: page, "access-control-request-method": "POST" },
+    });
     expect(preflight.status).toBe(204);
-    const status = await send(`${origin}/syncx/status`);
-    for (const reply of [preflight, status]) {
-      const cors: Record<string, string> = {};
+    const health = await send(`${origin}/syncx/health`, { headers: { origin: page } });
+    expect(health.status).toBe(200);
+    const cors = (reply: { headers: Headers }) => {
+      const found: Record<string, string> = {};
       reply.headers.forEach((value, name) => {
-        if (name.startsWith("access-control-")) cors[name] = value;
+        if (name.startsWith("access-control-")) found[name] = value;
       });
-      expect(cors).toStrictEqual({
-        "access-control-allow-origin": "*",
-        "access-control-allow-headers": "Authorization, Content-Type, Oversync-Source-ID",
-        "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
-        "access-control-max-age": "600",
-      });
-    }
+      return found;
+    };
+    expect(cors(preflight)).toStrictEqual({
+      "access-control-allow-origin": "*",
+      "access-control-allow-headers": "Authorization, Content-Type, Oversync-Source-ID",
+      "access-control-allow-methods": "POST, OPTIONS",
+      "access-control-max-age": "600",
+    });
+    expect(cors(health)).toStrictEqual({
+      "access-control-allow-origin": "*",
+      "access-control-expose-headers": "Retry-After",
+    });
+    const banner = target.said.join("\n");
+    expect(banner).toContain(`  status     GET ${origin}/syncx/status: this machine only`);
+    expect(banner).toContain(`  test       ${origin}/test/*: this machine only`);
+    expect(banner).toContain("  cors       pages of any origin (*)");
   });
 
   it.skipIf(!hasContracts)("round-trips every numeric scenario through typed_rows", async () => {

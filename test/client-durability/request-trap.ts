@@ -66,14 +66,14 @@ export class RequestLog {
 
   /** Wraps a Fetch handler so every request is logged and checked against the trap. */
   wrap(handler: FetchHandler): FetchHandler {
-    return async (request) => {
+    return async (request, connection) => {
       const path = new URL(request.url).pathname;
       this.requests.push({ method: request.method, path });
       const trap = this.trap;
       if (trap === undefined || trap.method !== request.method || !pathMatches(trap.path, path)) {
-        return handler(request);
+        return handler(request, connection);
       }
-      if (++this.trapMatches !== (trap.nth ?? 1)) return handler(request);
+      if (++this.trapMatches !== (trap.nth ?? 1)) return handler(request, connection);
       this.trap = undefined;
       this.sprung.push(trap);
       if (trap.when === "before") {
@@ -83,7 +83,7 @@ export class RequestLog {
           { status: 503 },
         );
       }
-      const response = await handler(request);
+      const response = await handler(request, connection);
       await trap.spring();
       return response;
     };

@@ -102,18 +102,29 @@ function useLiveServer(): LiveServer {
 /**
  * True when an Oversqlite example server answers at `base`; false when nothing listens there.
  * Something else answering is an error: the suite must not mistake another service for the server.
+ * Health is minimal, so the app name comes from status, which a server answers callers on its own
+ * machine (and others only when opened: `--public-status` or the admin token).
  */
 async function answersAsExampleServer(base: string): Promise<boolean> {
-  let response: Response;
   try {
-    response = await fetch(`${base}/syncx/health`, { signal: AbortSignal.timeout(2000) });
+    const health = await fetch(`${base}/syncx/health`, { signal: AbortSignal.timeout(2000) });
+    await health.body?.cancel();
   } catch {
     return false;
   }
-  const body = (await response.json().catch(() => undefined)) as { app_name?: unknown } | undefined;
+  const response = await fetch(`${base}/syncx/status`, { signal: AbortSignal.timeout(2000) });
+  const body = (await response.json().catch(() => undefined)) as
+    | { app_name?: unknown; error?: unknown }
+    | undefined;
+  if (body?.error === "admin_access_denied") {
+    throw new Error(
+      `${base} refuses /syncx/status to this machine (admin_access_denied): start it with --public-status ` +
+        "and --public-test-helpers, or run the suite on the server's machine",
+    );
+  }
   if (body?.app_name !== EXAMPLE_APP_NAME) {
     throw new Error(
-      `${base} answers /syncx/health without app_name "${EXAMPLE_APP_NAME}": point ` +
+      `${base} answers /syncx/status without app_name "${EXAMPLE_APP_NAME}": point ` +
         "OVERSQLITE_REAL_SERVER_SMOKE_BASE_URL at an Oversqlite example server, or free the address",
     );
   }

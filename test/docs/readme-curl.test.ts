@@ -43,7 +43,7 @@ describe("README: the curl examples against the reference server", () => {
     const { stdout } = await promisify(execFile)("bash", ["-euo", "pipefail", "-c", script]);
     const lines = stdout.trim().split("\n");
     expect(lines).toHaveLength(4);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ status: "healthy", app_name: "nethttp-server-example" });
+    expect(JSON.parse(lines[0]!)).toStrictEqual({ status: "healthy", lifecycle: "running" });
     expect(JSON.parse(lines[1]!)).toMatchObject({ protocol_version: "v1" });
     expect(JSON.parse(lines[2]!)).toEqual({ resolution: "initialize_empty" });
     expect(JSON.parse(lines[3]!)).toEqual({ stable_bundle_seq: 0, bundles: [], has_more: false });

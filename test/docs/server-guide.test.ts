@@ -2,17 +2,20 @@
  * The docs site's Server guide: its examples (docs/examples/server-writes.ts, mounting.ts) against
  * real PostgreSQL over loopback HTTP: a backend write through execWrite reaches a device's pull
  * while plain SQL is refused; the sync routes served beside another app on one server; the handler
- * called as a Fetch function; the CORS wrapper's preflight and headers.
+ * called as a Fetch function; the CORS option's preflight and headers; the admin token opening
+ * status to a remote caller.
  */
 import { once } from "node:events";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createSyncHandler } from "@oversync/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handlerWithAdminToken } from "../../docs/examples/admin-access.js";
 import { startHostServer, stopHostServer } from "../../docs/examples/host-server.js";
-import { capabilitiesThroughFetch, serveBesideApp, withCorsFor } from "../../docs/examples/mounting.js";
+import { capabilitiesThroughFetch, handlerForWebApp, serveBesideApp } from "../../docs/examples/mounting.js";
 import { postFromBackend, postWithPlainSql } from "../../docs/examples/server-writes.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
+import { remoteCallerKind, serveLocalAndRemote } from "../support/remote-caller.js";
 
 const TOKEN = "session-of-ada";
 const AUTH = { authorization: `Bearer ${TOKEN}`, "oversync-source-id": "device-1" };
@@ -109,11 +112,8 @@ describe("docs: Server guide examples", () => {
     expect(await response.json()).toMatchObject({ protocol_version: "v1" });
   });
 
-  it("the CORS wrapper answers preflights and adds its headers to every answer", async () => {
-    const handler = withCorsFor(
-      "https://app.example.com",
-      createSyncHandler({ service: host.sync, authenticate }),
-    );
+  it("the CORS option answers preflights and adds its headers to every answer of the app's origin", async () => {
+    const handler = handlerForWebApp(host.sync, authenticate);
     const preflight = await handler(
       new Request("http://localhost/sync/connect", {
         method: "OPTIONS",
@@ -122,11 +122,39 @@ describe("docs: Server guide examples", () => {
     );
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get("access-control-allow-headers")).toContain("Oversync-Source-ID");
-    const answer = await handler(new Request("http://localhost/sync/capabilities", { headers: AUTH }));
+    const page = { origin: "https://app.example.com" };
+    const answer = await handler(
+      new Request("http://localhost/sync/capabilities", { headers: { ...AUTH, ...page } }),
+    );
     expect(answer.status).toBe(200);
     expect(answer.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
-    const refused = await handler(new Request("http://localhost/sync/capabilities"));
+    const refused = await handler(new Request("http://localhost/sync/capabilities", { headers: page }));
     expect(refused.status).toBe(401);
     expect(refused.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    const stranger = await handler(
+      new Request("http://localhost/sync/capabilities", {
+        headers: { ...AUTH, origin: "https://other.example.com" },
+      }),
+    );
+    expect(stranger.status).toBe(200);
+    expect(stranger.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it(`the admin token opens status to a remote caller; loopback callers need none (remote ${remoteCallerKind()})`, async () => {
+    const adminToken = "docs-example-admin-token-0123";
+    const served = await serveLocalAndRemote(handlerWithAdminToken(host.sync, authenticate, adminToken));
+    try {
+      expect((await fetch(`${served.local}/syncx/status`)).status).toBe(200);
+      const refused = await fetch(`${served.remote}/syncx/status`);
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toMatchObject({ error: "admin_access_denied" });
+      const admitted = await fetch(`${served.remote}/syncx/status`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      expect(admitted.status).toBe(200);
+      expect(await admitted.json()).toHaveProperty("registered_tables");
+    } finally {
+      await served.close();
+    }
   });
 });

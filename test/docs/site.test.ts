@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, extname, join, normalize, relative } from "node:path";
 import { promisify } from "node:util";
 import { ENDPOINTS, ERROR_STATUS } from "@oversync/protocol";
+import { SYNC_METRICS } from "@oversync/server";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeGeneratedDocs } from "../../scripts/docs-generate.js";
@@ -184,7 +185,7 @@ describe("docs site", () => {
     expect(checked).toBeGreaterThan(500);
   });
 
-  it("the generated parts are complete: every error code, every endpoint, the serve flags", () => {
+  it("the generated parts are complete: every error code, every endpoint, the serve flags, every metric", () => {
     const page = (name: string) => readFileSync(join(outDir, name), "utf8");
     const errors = idsOf(page("errors.html"));
     expect(Object.keys(ERROR_STATUS).filter((code) => !errors.has(code))).toEqual([]);
@@ -196,7 +197,9 @@ describe("docs site", () => {
       .map((endpoint) => `${endpoint.method} ${endpoint.path.replace(/:([a-z_]+)/g, "{$1}")}`)
       .filter((operation) => !api.includes(operation));
     expect(missing).toEqual([]);
-    expect(decodeEntities(page("operations.html")).includes("--config <file>")).toBe(true);
+    const operations = decodeEntities(page("operations.html"));
+    expect(operations.includes("--config <file>")).toBe(true);
+    expect(Object.values(SYNC_METRICS).filter((metric) => !operations.includes(metric.name))).toEqual([]);
     expect(page("performance.html").includes("Targets")).toBe(true);
     for (const file of builtFiles(outDir).filter((path) => path.endsWith(".html"))) {
       expect(/readme:(begin|end|imports)/.test(readFileSync(file, "utf8")), relative(outDir, file)).toBe(

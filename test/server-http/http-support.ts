@@ -1,7 +1,7 @@
 /** Loopback HTTP helpers for the server HTTP suites. */
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type FetchHandler, type SyncHandlerLogger, toNodeListener } from "@oversync/server";
+import { type FetchHandler, type SyncLogger, toNodeListener } from "@oversync/server";
 
 /** A node:http server on an ephemeral loopback port. */
 export interface LoopbackServer {
@@ -42,8 +42,11 @@ export function syncHeaders(
   return { authorization: `Bearer user:${userId}`, "oversync-source-id": sourceId, ...extra };
 }
 
-/** A logger that keeps what it is given, to check what the server logged and what it answered. */
-export function recordingLogger(): SyncHandlerLogger & {
+/**
+ * A logger that keeps the faults it is given (`error`), to check what the server logged and what it
+ * answered; it takes no request or commit lines.
+ */
+export function recordingLogger(): Required<Pick<SyncLogger, "error">> & {
   readonly entries: { message: string; details: unknown }[];
 } {
   const entries: { message: string; details: unknown }[] = [];

@@ -317,7 +317,7 @@ describe("happy path of every route", () => {
 
     const health = await call(server.origin, `${BASE}/syncx/health`);
     expect(health.status).toBe(200);
-    expect(health.body).toMatchObject({ status: "healthy", app_name: "nethttp-server-example" });
+    expect(health.body).toStrictEqual({ status: "healthy", lifecycle: "running" });
     const status = await call(server.origin, `${BASE}/syncx/status`);
     expect(status.status).toBe(200);
     expect(status.body).toMatchObject({ app_name: "nethttp-server-example", lifecycle: "running" });

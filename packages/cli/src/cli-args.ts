@@ -2,6 +2,7 @@
 import { BENCH_HELP, type BenchArgs, parseBenchArgs } from "./bench/bench-args.js";
 import { CliError } from "./cli-error.js";
 import { parseCommandFlags } from "./command-flags.js";
+import { ADMIN_TOKEN_ENV, MIN_ADMIN_TOKEN_LENGTH, parseCorsOrigins } from "./exposure.js";
 import { DEFAULT_TOKEN_TTL_SECONDS } from "./jwt-auth.js";
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from "./request-timeouts.js";
 import { SIMULATE_HELP, type SimulateArgs, parseSimulateArgs } from "./simulate/simulate-args.js";
@@ -30,6 +31,12 @@ export interface ServeArgs {
   readonly testHooks?: true;
   /** `--demo-dir`: a built demo web app to serve at /demo/; absent unless given. */
   readonly demoDir?: string;
+  /** `--public-status`: `/syncx/status` answers everyone; absent unless given. */
+  readonly publicStatus?: true;
+  /** `--public-test-helpers`: the test helpers answer everyone; absent unless given. */
+  readonly publicTestHelpers?: true;
+  /** `--cors-origin`: the origins whose pages may call, or `["*"]`; absent: any origin. */
+  readonly corsOrigins?: readonly string[];
 }
 
 /** What the command line asks for. */
@@ -106,8 +113,17 @@ Options:
                            ${DEFAULT_REQUEST_TIMEOUT_MS / 1000}); responses, such as watch streams, are never timed
   --demo-dir <dir>         Serve the demo web app built in <dir> at /demo/ (npm start builds the
                            repository's demo/ into demo/dist and passes it)
-  --test-hooks             Also serve the hooks of the live conformance suite, for test runs on
-                           this machine only (they take no token):
+  --public-status          Answer GET /syncx/status (table names and counters) to every caller;
+                           by default it answers callers on this machine, and with
+                           ${ADMIN_TOKEN_ENV} set callers that send that token
+  --public-test-helpers    Answer the test helpers (/test/*) to every caller, for live suites
+                           running on another machine (a phone, a container); by default they
+                           answer as status does. They take no token: for test servers only.
+  --cors-origin <origins>  Origins whose web pages may call the server (CORS), comma-separated
+                           (https://app.example.com,http://localhost:5173), or * for any
+                           (default *)
+  --test-hooks             Also serve the hooks of the live conformance suite (admin routes,
+                           like the test helpers):
                              POST /test/fail-requests {"user_id","endpoint","count"?,"skip"?,
                                "status"+"body"? | "disconnect":true, "when"?:"before"|"after"}
                                answers (or cuts) that user's next requests to one endpoint:
@@ -127,6 +143,13 @@ Environment:
                  e.g. postgres://user:password@127.0.0.1:5432/oversync
   JWT_SECRET     Secret for signing tokens (HS256). When unset a development secret is used and
                  a warning is printed: set it before other machines can reach the server.
+  ${ADMIN_TOKEN_ENV}
+                 A secret of ${MIN_ADMIN_TOKEN_LENGTH}+ characters: callers anywhere that send it as
+                 "Authorization: Bearer <token>" may call status and the test helpers. An
+                 environment variable, not a flag, so it does not show in the process list.
+
+The banner says who may reach what: health answers everyone (with no details); status and the
+test helpers answer callers on this machine (a loopback address) unless opened above.
 
 Logs: one JSON line per request on stdout; the banner and warnings on stderr.
 `;
@@ -164,6 +187,9 @@ function parseServe(argv: readonly string[]): CliCommand {
     "request-timeout": { type: "string" },
     "test-hooks": { type: "boolean" },
     "demo-dir": { type: "string" },
+    "public-status": { type: "boolean" },
+    "public-test-helpers": { type: "boolean" },
+    "cors-origin": { type: "string" },
     example: { type: "string" },
     config: { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -201,6 +227,11 @@ function parseServe(argv: readonly string[]): CliCommand {
       ),
       ...(values["test-hooks"] === true ? { testHooks: true as const } : {}),
       ...(typeof values["demo-dir"] === "string" ? { demoDir: values["demo-dir"] } : {}),
+      ...(values["public-status"] === true ? { publicStatus: true as const } : {}),
+      ...(values["public-test-helpers"] === true ? { publicTestHelpers: true as const } : {}),
+      ...(typeof values["cors-origin"] === "string"
+        ? { corsOrigins: parseCorsOrigins(values["cors-origin"]) }
+        : {}),
     },
   };
 }

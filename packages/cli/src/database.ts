@@ -6,7 +6,7 @@
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import {
-  type NotificationLogger,
+  type SyncLogger,
   type NotificationSource,
   PgNotificationListener,
   type SqlPool,
@@ -24,7 +24,7 @@ export interface DatabaseConfig {
   readonly dataDir: string;
   /** Most PostgreSQL connections the pool opens. Default 20. */
   readonly maxConnections?: number;
-  readonly logger?: NotificationLogger;
+  readonly logger?: SyncLogger;
 }
 
 /** An open database. */

@@ -43,9 +43,9 @@ export {
   type ServeArgs,
   parseCommandLine,
 } from "./cli-args.js";
-export { CORS_HEADERS, withCors } from "./cors.js";
 export { type JsonLogger, type LogLevel, createJsonLogger } from "./json-log.js";
 export { main } from "./main.js";
+export { METRICS_PATH, type ServerMetrics, createServerMetrics, metricsRoute } from "./metrics-route.js";
 export { type ReferenceHandlerOptions, createReferenceHandler } from "./reference-handler.js";
 export { logRequests, noteRequestUser } from "./request-log.js";
 export { type RunningServer, type ServeConfig, startServer } from "./serve.js";

@@ -7,7 +7,7 @@
 /** The log levels the server writes. */
 export type LogLevel = "info" | "warn" | "error";
 
-/** A logger whose methods match the server's ServiceLogger and SyncHandlerLogger. */
+/** A logger that fits the server's SyncLogger, with every level it takes but debug. */
 export interface JsonLogger {
   info(message: string, details?: Readonly<Record<string, unknown>>): void;
   warn(message: string, details?: Readonly<Record<string, unknown>>): void;

@@ -8,6 +8,7 @@ import { runBench } from "./bench/runner.js";
 import { type CliCommand, parseCommandLine } from "./cli-args.js";
 import { CliError } from "./cli-error.js";
 import { EXAMPLE_PRESETS } from "./example-presets.js";
+import { resolveAdminToken } from "./exposure.js";
 import { createJsonLogger } from "./json-log.js";
 import { resolveJwtSecret } from "./jwt-auth.js";
 import { loadSchemaConfig } from "./schema-config.js";
@@ -68,6 +69,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
       preset,
       databaseUrl: env.DATABASE_URL,
       jwtSecret: resolveJwtSecret(env),
+      adminToken: resolveAdminToken(env),
       logger,
       say,
     });

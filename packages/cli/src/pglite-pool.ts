@@ -9,7 +9,7 @@
 import { mkdir } from "node:fs/promises";
 import { PGlite, type Results } from "@electric-sql/pglite";
 import type {
-  NotificationLogger,
+  SyncLogger,
   NotificationSource,
   SqlClient,
   SqlPool,
@@ -23,7 +23,7 @@ import { nodePostgresParsers, passThroughSerializers, prepareParams } from "./pg
 export interface PglitePoolOptions {
   /** Directory holding the database files; created when missing, reused when present. */
   readonly dataDir: string;
-  readonly logger?: NotificationLogger;
+  readonly logger?: SyncLogger;
 }
 
 /** Every statement hands its prepared parameters to PGlite unchanged (see pg-type-parity.ts). */
@@ -53,14 +53,14 @@ class Lease {
 export class PglitePool implements SqlPool, NotificationSource {
   readonly #db: PGlite;
   readonly #lease = new Lease();
-  readonly #logger: NotificationLogger;
+  readonly #logger: SyncLogger;
   #closing = false;
 
   /**
    * Wraps an open PGlite instance; the pool owns it from now on (its result parsers are replaced
    * by node-postgres' ones) and closes it in close().
    */
-  constructor(db: PGlite, logger?: NotificationLogger) {
+  constructor(db: PGlite, logger?: SyncLogger) {
     this.#db = db;
     // Installed once on the instance: passing them with every query would make PGlite merge the
     // two parser tables per statement, which doubles the cost of a short statement.
@@ -184,7 +184,7 @@ function checkChannel(channel: string): void {
 /** Calls `onPayload` on a later turn of the event loop, reporting a throw instead of propagating it. */
 function deliverLater(
   onPayload: (payload: string) => void,
-  logger: NotificationLogger,
+  logger: SyncLogger,
   channel: string,
 ): (payload: string) => void {
   return (payload) => {

@@ -2,19 +2,23 @@
  * The reference server's HTTP surface as one Fetch-API handler: the sync routes of
  * @oversync/server for each user's own data and, under `/w/<workspace>`, for the workspaces the
  * user is a member of (workspaces.ts), the sign-in and test-helper routes, JWT authentication, and
- * CORS.
+ * CORS. Status and the test helpers are admin routes: callers on this machine, or with the admin
+ * token, unless the options open them to everyone.
  */
 import { OversyncError } from "@oversync/protocol";
 import {
+  type AdminAccess,
+  type AdminRoute,
+  type CorsOptions,
   type FetchHandler,
-  type PublicRoute,
   ScopeForbiddenError,
-  type SyncHandlerLogger,
+  type SyncLogger,
   type SyncService,
   createSyncHandler,
+  publicRoute,
 } from "@oversync/server";
-import { withCors } from "./cors.js";
 import type { JwtAuth } from "./jwt-auth.js";
+import { type ServerMetrics, metricsRoute } from "./metrics-route.js";
 import { noteRequestUser } from "./request-log.js";
 import { signInRoute } from "./sign-in-route.js";
 import { type TestHelperHooks, testHelperRoutes } from "./test-helper-routes.js";
@@ -29,16 +33,34 @@ export interface ReferenceHandlerOptions {
    * missing answers 404.
    */
   readonly testHooks?: Partial<TestHelperHooks>;
-  /** More unauthenticated routes, such as those of `serve --test-hooks` (test-hooks.ts). */
-  readonly extraRoutes?: readonly PublicRoute[];
-  readonly logger?: SyncHandlerLogger;
+  /** More test-helper routes, such as those of `serve --test-hooks` (test-hooks.ts). */
+  readonly extraRoutes?: readonly AdminRoute[];
+  /** Who counts as an admin (status, test helpers): loopback callers by default. */
+  readonly adminAccess?: AdminAccess;
+  /** Answer `/syncx/status` to everyone. */
+  readonly publicStatus?: boolean;
+  /** Answer the test helpers (`/test/*`) to everyone, for suites on other machines. */
+  readonly publicTestHelpers?: boolean;
+  /** Cross-origin access for browser apps; default any origin (`*`), as upstream's example. */
+  readonly cors?: CorsOptions;
+  readonly logger?: SyncLogger;
   /** Largest request body accepted, in bytes (the sync handler's default when omitted). */
   readonly maxBodyBytes?: number;
+  /**
+   * Where requests are recorded (the service takes the same recorder), and the registry `GET
+   * /metrics` serves to admins (metrics-route.ts). No figures and no `/metrics` when absent.
+   */
+  readonly metrics?: ServerMetrics;
 }
 
 /** Builds the reference server's request handler. */
 export function createReferenceHandler(options: ReferenceHandlerOptions): FetchHandler {
   const { auth } = options;
+  const cors = options.cors ?? { origin: "*" };
+  const helpers: readonly AdminRoute[] = [
+    ...(options.testHooks === undefined ? [] : testHelperRoutes(options.testHooks)),
+    ...(options.extraRoutes ?? []),
+  ];
   // The user's own data: the scope is the user (the sync handler's default).
   const personal = createSyncHandler({
     service: options.service,
@@ -50,10 +72,14 @@ export function createReferenceHandler(options: ReferenceHandlerOptions): FetchH
     },
     logger: options.logger,
     maxBodyBytes: options.maxBodyBytes,
+    adminAccess: options.adminAccess,
+    publicStatus: options.publicStatus,
+    cors,
+    telemetry: options.metrics?.telemetry,
     routes: [
       signInRoute(auth),
-      ...(options.testHooks === undefined ? [] : testHelperRoutes(options.testHooks)),
-      ...(options.extraRoutes ?? []),
+      ...(options.metrics === undefined ? [] : [metricsRoute(options.metrics.registry)]),
+      ...(options.publicTestHelpers === true ? helpers.map((route) => publicRoute(route)) : helpers),
     ],
   });
   // A workspace's data: the same sync routes one level down, for its members only.
@@ -81,8 +107,13 @@ export function createReferenceHandler(options: ReferenceHandlerOptions): FetchH
     },
     logger: options.logger,
     maxBodyBytes: options.maxBodyBytes,
+    adminAccess: options.adminAccess,
+    publicStatus: options.publicStatus,
+    cors,
+    telemetry: options.metrics?.telemetry,
   });
-  return withCors((request) =>
-    isWorkspacePath(new URL(request.url).pathname) ? workspaces(request) : personal(request),
-  );
+  return (request, connection) =>
+    isWorkspacePath(new URL(request.url).pathname)
+      ? workspaces(request, connection)
+      : personal(request, connection);
 }

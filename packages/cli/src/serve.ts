@@ -21,8 +21,10 @@ import { CliError } from "./cli-error.js";
 import { type OpenDatabase, openDatabase } from "./database.js";
 import { DEMO_PATH, serveDemoFiles } from "./demo-files.js";
 import { BUSINESS_PRESET } from "./example-presets.js";
+import { type Exposure, exposureLines } from "./exposure.js";
 import type { JsonLogger } from "./json-log.js";
 import { type JwtSecret, createJwtAuth } from "./jwt-auth.js";
+import { createServerMetrics } from "./metrics-route.js";
 import { createReferenceHandler } from "./reference-handler.js";
 import { logRequests } from "./request-log.js";
 import {
@@ -33,8 +35,11 @@ import {
 import { type SchemaPreset, installSchemaPreset } from "./schema-preset.js";
 import { RequestFaults, testHookRoutes } from "./test-hooks.js";
 
-/** Everything `serve` needs, already parsed and validated. */
-export interface ServeConfig {
+/**
+ * Everything `serve` needs, already parsed and validated; the Exposure fields say who may reach
+ * status, the test helpers and the sync routes from browsers (exposure.ts).
+ */
+export interface ServeConfig extends Exposure {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
@@ -50,7 +55,7 @@ export interface ServeConfig {
   readonly headersTimeoutMs?: number;
   /** Time a client has to send its whole request, body included, in ms. Default 120 s. */
   readonly requestTimeoutMs?: number;
-  /** Serve the live conformance suite's test hooks (test-hooks.ts); never on a reachable server. */
+  /** Serve the live conformance suite's test hooks (test-hooks.ts), admin routes like the test helpers. */
   readonly testHooks?: boolean;
   /** A built demo web app (the repository's `demo/`, built by Vite) to serve at `/demo/` (demo-files.ts). */
   readonly demoDir?: string;
@@ -81,12 +86,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   let service: SyncRuntime | undefined;
   try {
     await installSchemaPreset(database.pool, preset);
+    const metrics = createServerMetrics();
     service = createSyncService({
       pool: database.pool,
       appName: preset.appName,
       registeredTables: preset.registeredTables,
       maxSupportedSchemaVersion: preset.maxSupportedSchemaVersion,
       logger,
+      telemetry: metrics.telemetry,
       watch: { notifications: database.notifications },
     });
     await service.bootstrap().catch((error: unknown) => {
@@ -100,12 +107,21 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       auth,
       testHooks: service,
       ...(faults === undefined ? {} : { extraRoutes: testHookRoutes(faults, service, database.pool) }),
-      logger,
+      // The access log (request-log.ts) already writes a line per request, those no sync handler
+      // sees included (demo files, clients that leave mid-body), so the handlers log faults only.
+      logger: { warn: logger.warn, error: logger.error },
+      metrics,
+      ...(config.adminToken === undefined ? {} : { adminAccess: { token: config.adminToken } }),
+      publicStatus: config.publicStatus === true,
+      publicTestHelpers: config.publicTestHelpers === true,
+      cors: { origin: corsOrigin(config.corsOrigins) },
     });
     const syncHandler = faults === undefined ? referenceHandler : faults.wrap(referenceHandler);
     const demo = config.demoDir === undefined ? undefined : serveDemoFiles(config.demoDir);
     const handler: FetchHandler =
-      demo === undefined ? syncHandler : async (request) => (await demo(request)) ?? syncHandler(request);
+      demo === undefined
+        ? syncHandler
+        : async (request, connection) => (await demo(request)) ?? syncHandler(request, connection);
     const timeouts = requestTimeoutOptions({
       headersTimeoutMs: config.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
@@ -151,6 +167,11 @@ async function listen(server: Server, port: number, host: string): Promise<strin
   return `http://${urlHost(host)}:${address.port}`;
 }
 
+/** The library's `cors.origin` for `--cors-origin` (any origin unless a list was given). */
+function corsOrigin(origins: readonly string[] | undefined): "*" | readonly string[] {
+  return origins === undefined || origins.includes("*") ? "*" : origins;
+}
+
 /** The host part of the URL people and clients should use for a listen address. */
 function urlHost(host: string): string {
   if (host === "0.0.0.0" || host === "::") return "localhost";
@@ -188,9 +209,10 @@ function printBanner(config: ServeConfig, preset: SchemaPreset, url: string, dat
   say(`  sign-in    POST ${url}/dummy-signin {"user":"<id>","password":"<any>"}`);
   say(`  workspaces ${url}/w/<workspace> for members: sign in with "workspaces":["<workspace>"]`);
   say(`  tokens     HS256, valid ${config.tokenTtlSeconds} s`);
-  if (config.testHooks === true) {
-    say(`  WARNING    --test-hooks: anyone reaching ${url}/test/ can fail requests and write rows;`);
-    say("             use it for test runs on this machine only.");
+  for (const line of exposureLines(config, url, config.testHooks === true)) say(line);
+  if (config.testHooks === true && config.publicTestHelpers === true) {
+    say(`  WARNING    --test-hooks with --public-test-helpers: anyone reaching ${url}/test/ can fail`);
+    say("             requests and write rows; use it for test runs only.");
   }
   if (config.jwtSecret.isDevDefault) {
     say("  WARNING    JWT_SECRET is not set: tokens are signed with a built-in development secret that");

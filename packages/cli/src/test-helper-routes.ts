@@ -1,12 +1,14 @@
 /**
- * The unauthenticated test helpers the upstream live suites call (protocol-latest §5). They reach
+ * The test helpers the upstream live suites call (protocol-latest §5). They take no user token, as
+ * the suites expect, and are admin routes: they answer callers on the server's machine (where the
+ * suites run) or with the admin token, unless the server opens them to everyone. They reach
  * into the sync runtime through two small hooks; each route is served when its hook is offered. The
  * runtime from createSyncService offers both, so `serve` passes it as the hooks. A `user_id` outside
  * the identity rules (protocol identity.ts) is 400 invalid_request, like a missing one. A `user_id`
  * names a scope: a user's own, or a workspace's (`workspace:<id>`, workspaces.ts).
  */
 import { ENDPOINTS, type RetentionFloorResponse, type WatchSubscribersResponse } from "@oversync/protocol";
-import { type PublicRoute, endpointRoute, jsonResponse } from "@oversync/server";
+import { type AdminRoute, adminRoute, endpointRoute, jsonResponse } from "@oversync/server";
 
 /** What the test helpers need from the sync runtime. */
 export interface TestHelperHooks {
@@ -26,34 +28,32 @@ export interface TestHelperHooks {
  * `POST /test/retention-floor` (when `setRetainedFloor` is offered) and `GET /test/watch-subscribers`
  * (when `watchSubscriberCount` is); a route whose hook is missing is not served (404).
  */
-export function testHelperRoutes(hooks: Partial<TestHelperHooks>): PublicRoute[] {
-  const routes: PublicRoute[] = [];
+export function testHelperRoutes(hooks: Partial<TestHelperHooks>): AdminRoute[] {
+  const routes: AdminRoute[] = [];
   if (typeof hooks.setRetainedFloor === "function") {
-    routes.push(
-      endpointRoute(ENDPOINTS.retentionFloor, async ({ bodyText }) => {
-        const request = ENDPOINTS.retentionFloor.request.decode(await bodyText());
-        await hooks.setRetainedFloor!(request.user_id, request.retained_bundle_floor);
-        const body: RetentionFloorResponse = {
-          status: "ok",
-          user_id: request.user_id,
-          retained_bundle_floor: request.retained_bundle_floor,
-        };
-        return jsonResponse(body);
-      }),
-    );
+    const retentionFloor = endpointRoute(ENDPOINTS.retentionFloor, async ({ bodyText }) => {
+      const request = ENDPOINTS.retentionFloor.request.decode(await bodyText());
+      await hooks.setRetainedFloor!(request.user_id, request.retained_bundle_floor);
+      const body: RetentionFloorResponse = {
+        status: "ok",
+        user_id: request.user_id,
+        retained_bundle_floor: request.retained_bundle_floor,
+      };
+      return jsonResponse(body);
+    });
+    routes.push(adminRoute(retentionFloor));
   }
   if (typeof hooks.watchSubscriberCount === "function") {
-    routes.push(
-      endpointRoute(ENDPOINTS.watchSubscribers, async ({ url }) => {
-        const { user_id } = ENDPOINTS.watchSubscribers.query.decode(url.searchParams);
-        const body: WatchSubscribersResponse = {
-          user_id,
-          subscriber_count: hooks.watchSubscriberCount!(user_id),
-          process_local_only: true,
-        };
-        return jsonResponse(body);
-      }),
-    );
+    const watchSubscribers = endpointRoute(ENDPOINTS.watchSubscribers, async ({ url }) => {
+      const { user_id } = ENDPOINTS.watchSubscribers.query.decode(url.searchParams);
+      const body: WatchSubscribersResponse = {
+        user_id,
+        subscriber_count: hooks.watchSubscriberCount!(user_id),
+        process_local_only: true,
+      };
+      return jsonResponse(body);
+    });
+    routes.push(adminRoute(watchSubscribers));
   }
   return routes;
 }

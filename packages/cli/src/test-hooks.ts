@@ -14,14 +14,14 @@
  * - `GET /test/hooks`: names the hooks, so a suite can tell a server without them.
  *
  * Rules and writes are addressed by user id, so tests with fresh users never disturb each other on
- * a shared server. Like the other test helpers they take no token: never enable them on a server
- * other machines can reach.
+ * a shared server. Like the other test helpers they take no user token and are admin routes: they
+ * answer callers on the server's machine or with the admin token (reference-handler.ts).
  */
 import { OversyncError, userIdProblem } from "@oversync/protocol";
 import {
   type BundleTransaction,
   type FetchHandler,
-  type PublicRoute,
+  type AdminRoute,
   SYNC_ROUTES,
   ServerWriteError,
   type SqlPool,
@@ -95,11 +95,11 @@ export class RequestFaults {
 
   /** Wraps `handler`: a request matching a rule (by endpoint and authenticated user) gets its fault. */
   wrap(handler: FetchHandler): FetchHandler {
-    return async (request) => {
+    return async (request, connection) => {
       const rule = this.rules.length === 0 ? undefined : await this.take(request);
-      if (rule === undefined) return handler(request);
+      if (rule === undefined) return handler(request, connection);
       if (rule.when === "after") {
-        const handled = await handler(request);
+        const handled = await handler(request, connection);
         await handled.body?.cancel();
       }
       return faultResponse(rule.answer);
@@ -128,11 +128,11 @@ export class RequestFaults {
   }
 
   /** `POST /test/fail-requests`. */
-  route(): PublicRoute {
+  route(): AdminRoute {
     return {
       method: "POST",
       path: "/test/fail-requests",
-      auth: "none",
+      auth: "admin",
       failureCode: "internal_error",
       handle: async ({ bodyText }) => {
         const rule = decodeFaultRule(await bodyText());
@@ -213,11 +213,11 @@ function decodeFaultRule(text: string): FaultRule {
 }
 
 /** `POST /test/initialization-lease`: `{user_id, expires_in_seconds}` for a scope being initialized. */
-export function initializationLeaseRoute(pool: SqlPool): PublicRoute {
+export function initializationLeaseRoute(pool: SqlPool): AdminRoute {
   return {
     method: "POST",
     path: "/test/initialization-lease",
-    auth: "none",
+    auth: "admin",
     failureCode: "internal_error",
     async handle({ bodyText }) {
       const body = jsonObject(await bodyText());
@@ -253,11 +253,11 @@ export function initializationLeaseRoute(pool: SqlPool): PublicRoute {
  * Without `source_bundle_id` the statements run through `scopeManager.execWrite` (next tuple chosen,
  * an uninitialized scope initialized); with it, through `withinSyncBundle` at exactly that tuple.
  */
-export function serverSqlRoute(service: SyncRuntime): PublicRoute {
+export function serverSqlRoute(service: SyncRuntime): AdminRoute {
   return {
     method: "POST",
     path: "/test/server-sql",
-    auth: "none",
+    auth: "admin",
     failureCode: "internal_error",
     async handle({ bodyText }) {
       const body = jsonObject(await bodyText());
@@ -308,11 +308,11 @@ export function serverSqlRoute(service: SyncRuntime): PublicRoute {
 }
 
 /** `GET /test/hooks`: the hooks this server serves. */
-export function testHooksIndexRoute(): PublicRoute {
+export function testHooksIndexRoute(): AdminRoute {
   return {
     method: "GET",
     path: "/test/hooks",
-    auth: "none",
+    auth: "admin",
     failureCode: "internal_error",
     handle: async () =>
       jsonResponse({
@@ -323,7 +323,7 @@ export function testHooksIndexRoute(): PublicRoute {
 }
 
 /** Every test-hook route, for a server started with `--test-hooks`. */
-export function testHookRoutes(faults: RequestFaults, service: SyncRuntime, pool: SqlPool): PublicRoute[] {
+export function testHookRoutes(faults: RequestFaults, service: SyncRuntime, pool: SqlPool): AdminRoute[] {
   return [testHooksIndexRoute(), faults.route(), initializationLeaseRoute(pool), serverSqlRoute(service)];
 }
 

@@ -20,7 +20,7 @@ import {
   decodeConnectRequest,
   decodeConnectResponse,
 } from "./wire/connect.js";
-import { statusResponseSchema } from "./wire/health.js";
+import { healthResponseSchema, statusResponseSchema } from "./wire/health.js";
 import { decodePullQuery, decodePullResponse, pullQuerySchema, pullResponseSchema } from "./wire/pull.js";
 import {
   decodePushChunkRequest,
@@ -351,8 +351,8 @@ export const ENDPOINTS = {
     auth: "none",
     group: "service",
     section: "§1.13",
-    summary: "Readiness: 200 while healthy, 503 with the same body otherwise",
-    response: { kind: "json", schema: statusResponseSchema, statuses: [200, 503] },
+    summary: "Readiness: 200 while healthy, 503 with the same minimal body otherwise",
+    response: { kind: "json", schema: healthResponseSchema, statuses: [200, 503] },
     failureCode: "health_failed",
     errors: ["service_unavailable"],
   },
@@ -362,7 +362,7 @@ export const ENDPOINTS = {
     auth: "none",
     group: "service",
     section: "§1.13",
-    summary: "Service status and counters",
+    summary: "Service status and counters (admins only: loopback callers or the admin token)",
     response: { kind: "json", schema: statusResponseSchema },
     failureCode: "status_failed",
     errors: ["service_unavailable"],

@@ -192,8 +192,10 @@ export {
 } from "./wire/errors.js";
 export {
   EXAMPLE_SERVER_APP_NAME,
+  type HealthResponse,
   SERVICE_LIFECYCLES,
   type StatusResponse,
+  healthResponseSchema,
   statusResponseSchema,
 } from "./wire/health.js";
 export {

@@ -6,11 +6,7 @@
  */
 export { type SyncRuntime, createSyncService } from "./service/create-sync-service.js";
 export type { SweepResult } from "./service/housekeeping.js";
-export {
-  ServiceConfigError,
-  type ServiceLogger,
-  type SyncServiceOptions,
-} from "./service/service-options.js";
+export { ServiceConfigError, type SyncServiceOptions } from "./service/service-options.js";
 export type { TableRegistration } from "./schema/schema-validation.js";
 export { DEFAULT_MAX_PRUNED_PER_COMMIT, type RetentionOptions } from "./history/retention.js";
 export {
@@ -36,6 +32,23 @@ export type {
   SyncService,
 } from "./service/sync-service.js";
 
+// Logs, metrics and traces: one logger for every part, and the recorder the adapters implement
+// (@oversync/server/prometheus, @oversync/server/opentelemetry).
+export type { LogDetails, SyncLogger } from "./telemetry/sync-logger.js";
+export {
+  type MetricDefinition,
+  type MetricKind,
+  type MetricLabels,
+  SYNC_METRICS,
+  type SyncMetric,
+} from "./telemetry/sync-metrics.js";
+export type {
+  SpanAttributes,
+  SpanStart,
+  TelemetryRecorder,
+  TelemetrySpan,
+} from "./telemetry/telemetry-recorder.js";
+
 // The database seam: the part of a pg Pool the runtime uses (PGlite fits it too).
 export type { SqlClient, SqlPool, SqlQueryable, SqlResult } from "./db/sql-pool.js";
 export { withClient } from "./db/session.js";
@@ -43,7 +56,6 @@ export { withClient } from "./db/session.js";
 // Wake-ups across processes (LISTEN/NOTIFY).
 export {
   type ListenClient,
-  type NotificationLogger,
   type NotificationSource,
   PgNotificationListener,
   type PgNotificationListenerOptions,
@@ -63,27 +75,37 @@ export {
   type SyncBundleSource,
 } from "./bundle/server-writes.js";
 
-// HTTP: the handler, its extra routes, and the node:http adapter.
+// HTTP: the handler, its extra routes, admin access and CORS, and the node:http adapter.
 export {
   type AuthenticatedUser,
   type AuthenticationContext,
   DEFAULT_MAX_BODY_BYTES,
   type FetchHandler,
-  type SyncHandlerLogger,
   type SyncHandlerOptions,
   createSyncHandler,
 } from "./http/sync-handler.js";
 export {
   type ActorRoute,
+  type AdminRoute,
   type PublicRoute,
   type RouteContext,
   type RouteMethod,
   type SyncRoute,
+  adminRoute,
   endpointRoute,
+  publicRoute,
 } from "./http/routes.js";
 export { SYNC_ROUTES } from "./http/sync-routes.js";
 export { errorResponse, jsonResponse } from "./http/responses.js";
 export { ScopeForbiddenError } from "./http/scope-forbidden.js";
+export {
+  type AdminAccess,
+  AdminAccessError,
+  type ConnectionInfo,
+  checkAdminAccess,
+  isLoopbackAddress,
+} from "./http/admin-access.js";
+export { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, type CorsOptions } from "./http/cors.js";
 export { type NodeListener, toNodeListener } from "./http/node-listener.js";
 
 // Errors a host can meet (the wire errors are @oversync/protocol's OversyncError).

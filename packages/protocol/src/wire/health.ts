@@ -13,8 +13,8 @@ function count(name: string) {
 }
 
 /**
- * The status and health body: June's fields. The harness reads only `app_name`; the counters are
- * for operators.
+ * The status body: June's fields. The harness reads only `app_name`; the table names and counters
+ * are for operators, which is why the status endpoint answers admins only.
  */
 export const statusResponseSchema = z.object({
   status: z.enum(["healthy", "unhealthy"]),
@@ -38,5 +38,18 @@ export const statusResponseSchema = z.object({
   committed_bundle_bytes: count("committed_bundle_bytes"),
 });
 
-/** A status/health body. */
+/** A status body. */
 export type StatusResponse = z.infer<typeof statusResponseSchema>;
+
+/**
+ * The health body: whether the server is healthy and where it is in its life, nothing more. Anyone
+ * may ask (load balancers, container probes), so it names no table and carries no counter; June
+ * sent the status body here, and the clients read only the HTTP status (§1.13).
+ */
+export const healthResponseSchema = z.object({
+  status: statusResponseSchema.shape.status,
+  lifecycle: statusResponseSchema.shape.lifecycle,
+});
+
+/** A health body. */
+export type HealthResponse = z.infer<typeof healthResponseSchema>;

@@ -97,6 +97,22 @@ export async function withClient<T>(pool: SqlPool, work: (client: SqlClient) => 
 }
 
 /**
+ * `pool` with every checkout timed: `observe` gets the seconds each `connect()` took to hand out a
+ * session, the wait an undersized pool (or PGlite's single session under load) adds to every call.
+ */
+export function timeCheckouts(pool: SqlPool, observe: (seconds: number) => void): SqlPool {
+  return {
+    query: <Row = Record<string, unknown>>(text: string, values?: unknown[]) => pool.query<Row>(text, values),
+    async connect() {
+      const started = performance.now();
+      const client = await pool.connect();
+      observe((performance.now() - started) / 1000);
+      return client;
+    },
+  };
+}
+
+/**
  * One-shot statements on `pool`, each on its own session through withClient, so they get the same
  * error listener and the same DatabaseUnavailableError as every other call.
  */

@@ -1,12 +1,14 @@
 /**
  * Serves a Fetch-API handler from node:http. Response bodies are streamed chunk by chunk with
- * backpressure (so Server-Sent Events flow as they are produced), and the Request's signal aborts
- * when the client goes away before the response is complete.
+ * backpressure (so Server-Sent Events flow as they are produced), the Request's signal aborts
+ * when the client goes away before the response is complete, and the handler learns the caller's
+ * address (ConnectionInfo) from the socket.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { jsonResponse } from "./responses.js";
-import type { FetchHandler, SyncHandlerLogger } from "./sync-handler.js";
+import { type SyncLogger, consoleLogger } from "../telemetry/sync-logger.js";
+import type { FetchHandler } from "./sync-handler.js";
 
 /** A node:http request listener. */
 export type NodeListener = (request: IncomingMessage, response: ServerResponse) => void;
@@ -14,9 +16,9 @@ export type NodeListener = (request: IncomingMessage, response: ServerResponse) 
 /** Adapts `handler` to `http.createServer(listener)`. */
 export function toNodeListener(
   handler: FetchHandler,
-  options?: { readonly logger?: SyncHandlerLogger },
+  options?: { readonly logger?: SyncLogger },
 ): NodeListener {
-  const logger = options?.logger ?? { error: (message, details) => console.error(message, details) };
+  const logger = options?.logger ?? consoleLogger;
   return (incoming, outgoing) => {
     serve(handler, incoming, outgoing, logger).catch((error: unknown) => {
       logger.error("node listener failed to write a response", { url: incoming.url, error });
@@ -29,7 +31,7 @@ async function serve(
   handler: FetchHandler,
   incoming: IncomingMessage,
   outgoing: ServerResponse,
-  logger: SyncHandlerLogger,
+  logger: SyncLogger,
 ): Promise<void> {
   const controller = new AbortController();
   outgoing.on("close", () => {
@@ -62,7 +64,8 @@ async function serve(
     );
     return;
   }
-  const response = await handler(request);
+  // The peer's address, for admin routes; Forwarded headers are never trusted (admin-access.ts).
+  const response = await handler(request, { remoteAddress: incoming.socket.remoteAddress });
   // A request body left unread (a 413, or a route that takes no body) would stall the next
   // request on a kept-alive connection, so such a connection ends with this response.
   if (!incoming.complete) outgoing.setHeader("connection", "close");

@@ -1,11 +1,19 @@
 /**
  * Route definitions and matching. A route is a method, a path pattern with `:name` segments, how
- * its caller is identified, and the 5xx code an unexpected fault on it is answered with. A protocol
- * endpoint's route takes all four from the endpoint table (endpointRoute); hosts and later
- * endpoints add routes by passing more of them to createSyncHandler.
+ * its caller is identified (an actor, anyone, or an admin), and the 5xx code an unexpected fault on
+ * it is answered with. A protocol endpoint's route takes all four from the endpoint table
+ * (endpointRoute); hosts and later endpoints add routes by passing more of them to
+ * createSyncHandler.
  */
-import { type EndpointContract, type EndpointMethod, type ErrorCode, matchPath } from "@oversync/protocol";
+import {
+  ENDPOINTS,
+  type EndpointContract,
+  type EndpointMethod,
+  type ErrorCode,
+  matchPath,
+} from "@oversync/protocol";
 import type { Actor, SyncService } from "../service/sync-service.js";
+import type { TelemetryRecorder } from "../telemetry/telemetry-recorder.js";
 
 /** The HTTP methods sync routes use. */
 export type RouteMethod = EndpointMethod;
@@ -19,6 +27,8 @@ export interface RouteContext {
   readonly service: SyncService;
   /** The body as text, within the handler's size limit (413 beyond it). */
   bodyText(): Promise<string>;
+  /** The handler's recorder (records nothing unless the host gave one), for what a route carries. */
+  readonly telemetry: TelemetryRecorder;
 }
 
 interface RouteBase {
@@ -27,6 +37,11 @@ interface RouteBase {
   readonly path: string;
   /** The code an unexpected fault is answered with (a generic message; details go to the log). */
   readonly failureCode: ErrorCode;
+  /**
+   * What metrics and logs call the route (the `endpoint` label): a protocol endpoint's name in
+   * ENDPOINTS (`pushCommit`); `path` when absent.
+   */
+  readonly name?: string;
 }
 
 /** A route whose caller must be authenticated and name its source (`/sync/*`). */
@@ -35,14 +50,33 @@ export interface ActorRoute extends RouteBase {
   handle(context: RouteContext & { readonly actor: Actor }): Promise<Response>;
 }
 
-/** A route anyone may call (`/syncx/*`, test helpers). */
+/** A route anyone may call (`/syncx/health`, sign-in). */
 export interface PublicRoute extends RouteBase {
   readonly auth: "none";
   handle(context: RouteContext): Promise<Response>;
 }
 
+/**
+ * A route for admins only (`/syncx/status`, test helpers): callers on the server's machine or with
+ * the admin token (createSyncHandler's `adminAccess`); anyone else gets 403 `admin_access_denied`.
+ */
+export interface AdminRoute extends RouteBase {
+  readonly auth: "admin";
+  handle(context: RouteContext): Promise<Response>;
+}
+
 /** One endpoint. */
-export type SyncRoute = ActorRoute | PublicRoute;
+export type SyncRoute = ActorRoute | PublicRoute | AdminRoute;
+
+/** `route` for admins only (an endpoint the table lists as unauthenticated, such as status). */
+export function adminRoute(route: PublicRoute | AdminRoute): AdminRoute {
+  return { ...route, auth: "admin" };
+}
+
+/** `route` open to anyone (a host that opens its status or test helpers to every caller). */
+export function publicRoute(route: PublicRoute | AdminRoute): PublicRoute {
+  return { ...route, auth: "none" };
+}
 
 /** The route of a protocol endpoint: its method, path, auth and failure code from the table. */
 export function endpointRoute(
@@ -58,7 +92,9 @@ export function endpointRoute(
   handle: ActorRoute["handle"] | PublicRoute["handle"],
 ): SyncRoute {
   const { method, path, auth } = endpoint;
-  return { method, path, auth, failureCode: endpoint.failureCode ?? "internal_error", handle } as SyncRoute;
+  const failureCode = endpoint.failureCode ?? "internal_error";
+  const name = Object.entries(ENDPOINTS).find(([, entry]) => entry === endpoint)?.[0];
+  return { method, path, auth, failureCode, ...(name === undefined ? {} : { name }), handle } as SyncRoute;
 }
 
 /** The outcome of matching a request path and method. */

@@ -1,11 +1,14 @@
 /**
- * The Fetch-API handler for every sync route: `(Request) => Promise<Response>`. It matches the
- * route, authenticates through the host's hook (the user, and the scope the request acts on), takes
- * the source from `Oversync-Source-ID`, and turns every failure into a JSON error body; unexpected
- * faults are logged and answered with the route's generic 5xx code, never with their message or
- * stack.
+ * The Fetch-API handler for every sync route: `(Request, ConnectionInfo?) => Promise<Response>`. It
+ * matches the route, authenticates through the host's hook (the user, and the scope the request
+ * acts on), takes the source from `Oversync-Source-ID`, lets only admins reach admin routes
+ * (admin-access.ts), adds CORS headers for allowed origins (cors.ts), and turns every failure into a
+ * JSON error body; unexpected faults are logged and answered with the route's generic 5xx code,
+ * never with their message or stack. Each request is observed (request-telemetry.ts): its span,
+ * its figures and its log lines.
  */
 import {
+  ENDPOINTS,
   OversyncError,
   SOURCE_ID_HEADER,
   matchPath,
@@ -14,9 +17,20 @@ import {
   userIdProblem,
 } from "@oversync/protocol";
 import type { Actor, SyncService } from "../service/sync-service.js";
+import { type SyncLogger, consoleLogger } from "../telemetry/sync-logger.js";
+import { NO_TELEMETRY, type TelemetryRecorder, guardRecorder } from "../telemetry/telemetry-recorder.js";
+import {
+  type AdminAccess,
+  AdminAccessError,
+  type ConnectionInfo,
+  adminAccessDeniedResponse,
+  checkAdminAccess,
+} from "./admin-access.js";
+import { type CorsOptions, corsPolicy } from "./cors.js";
 import { readBodyText } from "./request-body.js";
+import { type RequestFacts, observeRequest } from "./request-telemetry.js";
 import { errorResponse } from "./responses.js";
-import { type RouteContext, RouteTable, type SyncRoute } from "./routes.js";
+import { type RouteContext, RouteTable, type SyncRoute, publicRoute } from "./routes.js";
 import { ScopeForbiddenError, scopeForbiddenResponse } from "./scope-forbidden.js";
 import { SYNC_ROUTES } from "./sync-routes.js";
 
@@ -36,11 +50,6 @@ export interface AuthenticatedUser {
 export interface AuthenticationContext {
   /** The values of the base path's `:name` segments, percent-decoded (`{}` for a fixed base path). */
   readonly basePathParams: Readonly<Record<string, string>>;
-}
-
-/** Where the handler reports faults it hides from clients. */
-export interface SyncHandlerLogger {
-  error(message: string, details: Readonly<Record<string, unknown>>): void;
 }
 
 /** Options of createSyncHandler. */
@@ -64,26 +73,62 @@ export interface SyncHandlerOptions {
   readonly basePath?: string;
   /** The largest request body accepted, in bytes (413 beyond it). Default 64 MiB. */
   readonly maxBodyBytes?: number;
-  /** Default: console. */
-  readonly logger?: SyncHandlerLogger;
+  /**
+   * Faults hidden from clients (`error`), and, when it takes them, a line as each request starts
+   * (`debug`) and once it has its answer (`info`). Default: errors on the console.
+   */
+  readonly logger?: SyncLogger;
+  /**
+   * Where each request's figures (count by endpoint and status, duration) and the rows and bytes of
+   * pushes, pulls and snapshot chunks are recorded, and each request traced (pass the service the
+   * same recorder). Records nothing when absent.
+   */
+  readonly telemetry?: TelemetryRecorder;
   /** More routes (test helpers, host endpoints), matched after the built-in ones. */
   readonly routes?: readonly SyncRoute[];
+  /**
+   * Who may call the admin routes (`/syncx/status` and routes declared `auth: "admin"`): callers
+   * on this machine (a loopback address, which toNodeListener passes), and with `token` callers
+   * anywhere that send `Authorization: Bearer <token>`. Default: loopback callers only.
+   */
+  readonly adminAccess?: AdminAccess;
+  /**
+   * Answer `GET /syncx/status` (table names and counters) to every caller, as before admin routes
+   * existed. Default false: admins only.
+   */
+  readonly publicStatus?: boolean;
+  /**
+   * Let browser pages of other origins call the routes: CORS headers on every answer to an allowed
+   * origin and 204 answers to preflights (`OPTIONS`). Default: no CORS headers, `OPTIONS` is 405.
+   */
+  readonly cors?: CorsOptions;
 }
 
 /** The default request body limit: room for a full push chunk of wide rows. */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-/** A Fetch-API request handler. */
-export type FetchHandler = (request: Request) => Promise<Response>;
+/**
+ * A Fetch-API request handler. `connection` carries the caller's address, which admin routes need;
+ * a handler called without it treats the caller as remote.
+ */
+export type FetchHandler = (request: Request, connection?: ConnectionInfo) => Promise<Response>;
 
 /** Builds the handler serving all sync routes under `basePath`. */
 export function createSyncHandler(options: SyncHandlerOptions): FetchHandler {
-  const table = new RouteTable([...SYNC_ROUTES, ...(options.routes ?? [])]);
+  const builtIn = options.publicStatus === true ? SYNC_ROUTES.map(openStatus) : SYNC_ROUTES;
+  const table = new RouteTable([...builtIn, ...(options.routes ?? [])]);
   const basePath = parseBasePath(options.basePath ?? "");
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const logger = options.logger ?? consoleLogger;
+  const telemetry = guardRecorder(options.telemetry ?? NO_TELEMETRY, logger);
+  const adminAccess = checkedAdminAccess(options.adminAccess);
+  const cors = options.cors === undefined ? undefined : corsPolicy(options.cors);
 
-  return async (request) => {
+  const answer = async (
+    request: Request,
+    connection: ConnectionInfo | undefined,
+    facts: RequestFacts,
+  ): Promise<Response> => {
     let route: SyncRoute | undefined;
     let actor: Actor | undefined;
     try {
@@ -103,19 +148,28 @@ export function createSyncHandler(options: SyncHandlerOptions): FetchHandler {
         );
       }
       route = match.route;
+      facts.route = route;
       const context: RouteContext = {
         request,
         url,
         params: match.params,
         service: options.service,
         bodyText: () => readBodyText(request, maxBodyBytes),
+        telemetry,
       };
       if (route.auth === "none") return await route.handle(context);
+      if (route.auth === "admin") {
+        checkAdminAccess(request, connection, adminAccess);
+        return await route.handle(context);
+      }
       actor = await authenticateActor(request, { basePathParams: below.params }, options.authenticate);
+      facts.actor = actor;
       return await route.handle({ ...context, actor });
     } catch (error) {
+      facts.error = error;
       if (error instanceof OversyncError) return errorResponse(error);
       if (error instanceof ScopeForbiddenError) return scopeForbiddenResponse(error);
+      if (error instanceof AdminAccessError) return adminAccessDeniedResponse(error);
       const code = route?.failureCode ?? "internal_error";
       logger.error("sync request failed unexpectedly", {
         method: request.method,
@@ -129,6 +183,32 @@ export function createSyncHandler(options: SyncHandlerOptions): FetchHandler {
       return errorResponse(new OversyncError(code, message));
     }
   };
+  const observed: FetchHandler = (request, connection) =>
+    observeRequest(request, { basePath, logger, telemetry }, (facts) => answer(request, connection, facts));
+  if (cors === undefined) return observed;
+  return async (request, connection) => {
+    if (request.method === "OPTIONS") {
+      // A preflight on a routed path; an unknown path falls through to its 404.
+      const below = belowBase(new URL(request.url).pathname, basePath);
+      const match = below === undefined ? undefined : table.match(request.method, below.path);
+      if (match?.kind === "wrong_method") return cors.preflight(request, match.allowed);
+    }
+    return cors.apply(request, await observed(request, connection));
+  };
+}
+
+/** The status route open to every caller (`publicStatus`). */
+function openStatus(route: SyncRoute): SyncRoute {
+  return route.auth === "admin" && route.path === ENDPOINTS.status.path ? publicRoute(route) : route;
+}
+
+/** `access` checked once, when the handler is built: a token must be a non-empty string. */
+function checkedAdminAccess(access: AdminAccess | undefined): AdminAccess | undefined {
+  const token = access?.token;
+  if (token !== undefined && (typeof token !== "string" || token.trim() === "" || /\s/.test(token))) {
+    throw new TypeError("adminAccess.token must be a non-empty string without spaces");
+  }
+  return access;
 }
 
 /**
@@ -231,7 +311,3 @@ function notFoundMessage(table: RouteTable, method: string, pathname: string, ba
   }
   return message;
 }
-
-const consoleLogger: SyncHandlerLogger = {
-  error: (message, details) => console.error(message, details),
-};

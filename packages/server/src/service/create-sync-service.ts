@@ -18,14 +18,15 @@ import {
   type BundleCommittedHook,
   type BundleTransaction,
   type ScopeManager,
+  type ServerWriteBundle,
   type SyncBundleResult,
   type SyncBundleSource,
   execScopeWrite,
   writeWithinSyncBundle,
 } from "../bundle/server-writes.js";
 import { DatabaseUnavailableError } from "../db/database-unavailable.js";
-import { guardConnections, inTransaction, oneShotQueries, withClient } from "../db/session.js";
-import type { SqlClient, SqlQueryable } from "../db/sql-pool.js";
+import { guardConnections, inTransaction, oneShotQueries, timeCheckouts, withClient } from "../db/session.js";
+import type { SqlClient, SqlPool, SqlQueryable } from "../db/sql-pool.js";
 import { readCommittedRows } from "../history/committed-rows.js";
 import { readPullPage } from "../history/pull.js";
 import {
@@ -55,12 +56,18 @@ import {
   notifyBundleCommitted,
   resolveWatchOptions,
 } from "../watch/bundle-watch.js";
+import { type SyncLogger, consoleLogger } from "../telemetry/sync-logger.js";
+import { SYNC_METRICS } from "../telemetry/sync-metrics.js";
+import {
+  NO_TELEMETRY,
+  type TelemetryRecorder,
+  guardRecorder,
+  traced,
+} from "../telemetry/telemetry-recorder.js";
 import {
   DEFAULT_PULL_PAGE_ROW_BUDGET,
   type ResolvedLimits,
-  type ServiceLogger,
   type SyncServiceOptions,
-  consoleLogger,
   resolveLimits,
 } from "./service-options.js";
 import { SWEEP_INTERVAL_MILLIS, type SweepResult, sweep as sweepChurn } from "./housekeeping.js";
@@ -121,7 +128,10 @@ const WRITE_ATTEMPTS = 3;
 
 class Runtime implements SyncRuntime {
   private readonly limits: ResolvedLimits;
-  private readonly logger: ServiceLogger;
+  private readonly logger: SyncLogger;
+  private readonly telemetry: TelemetryRecorder;
+  /** The host's pool with its checkouts timed (the pool-wait figure). */
+  private readonly pool: SqlPool;
   private readonly rowBudget: number;
   private readonly watch: ResolvedWatchOptions | undefined;
   private readonly watchHub: BundleWatchHub | undefined;
@@ -138,16 +148,23 @@ class Runtime implements SyncRuntime {
   private drained: (() => void) | undefined;
   readonly scopeManager: ScopeManager = {
     execWrite: (scopeId, options, write) =>
-      this.serverWrite((client, directory) =>
-        execScopeWrite(
-          client,
-          directory,
-          this.committedHook,
-          this.limits.max_bytes_per_snapshot_row,
-          scopeId,
-          options,
-          write,
-        ),
+      this.committing(
+        "server",
+        scopeId,
+        options.writerId,
+        () =>
+          this.serverWrite((client, directory) =>
+            execScopeWrite(
+              client,
+              directory,
+              this.committedHook,
+              this.limits.max_bytes_per_snapshot_row,
+              scopeId,
+              options,
+              write,
+            ),
+          ),
+        (result) => result.bundle,
       ),
   };
 
@@ -155,21 +172,27 @@ class Runtime implements SyncRuntime {
     guardConnections(options.pool);
     this.limits = resolveLimits(options.limits);
     this.logger = options.logger ?? consoleLogger;
+    this.telemetry = guardRecorder(options.telemetry ?? NO_TELEMETRY, this.logger);
+    this.pool = timeCheckouts(options.pool, (seconds) =>
+      this.telemetry.record(SYNC_METRICS.poolWait, seconds, {}),
+    );
     this.rowBudget = options.pullPageRowBudget ?? DEFAULT_PULL_PAGE_ROW_BUDGET;
     this.retention = resolveRetention(options.retention);
     this.watch = options.watch === undefined ? undefined : resolveWatchOptions(options.watch);
-    this.oneShot = oneShotQueries(options.pool);
+    this.oneShot = oneShotQueries(this.pool);
     this.watchHub =
-      this.watch === undefined ? undefined : new BundleWatchHub(this.oneShot, this.watch, this.logger);
+      this.watch === undefined
+        ? undefined
+        : new BundleWatchHub(this.oneShot, this.watch, this.logger, this.telemetry);
   }
 
   async bootstrap(): Promise<{ layout: "created" | "verified" }> {
-    const result = await withClient(this.options.pool, (client) =>
+    const result = await withClient(this.pool, (client) =>
       bootstrapSyncSchema(client, this.options.registeredTables),
     );
     this.directory = result.directory;
     // Health answers from this reading (refreshed in the background), so none of its calls scans.
-    await this.readCounters().catch((error) => this.logger.warn("status counters read failed", { error }));
+    await this.readCounters().catch((error) => this.logger.warn?.("status counters read failed", { error }));
     if (this.sweepTimer === undefined && this.lifecycle === "running") {
       this.sweepTimer = setInterval(() => void this.sweepInBackground(), SWEEP_INTERVAL_MILLIS);
       // A host process may end while the service is idle (Node's timers would hold it open).
@@ -190,7 +213,7 @@ class Runtime implements SyncRuntime {
       await this.sweep();
     } catch (error) {
       if (error instanceof DatabaseUnavailableError)
-        this.logger.warn("housekeeping lost the database", { error });
+        this.logger.warn?.("housekeeping lost the database", { error });
       else if (!(error instanceof OversyncError)) this.logger.error("housekeeping sweep failed", { error });
     }
   }
@@ -235,7 +258,7 @@ class Runtime implements SyncRuntime {
       }
       const rows = validatePushRows(directory, request.rows);
       checkUploadedRowSizes(rows, this.limits.max_bytes_per_snapshot_row);
-      return withClient(this.options.pool, (client) =>
+      return withClient(this.pool, (client) =>
         inTransaction(client, { attempts: WRITE_ATTEMPTS }, () =>
           uploadPushChunk(client, actor, pushId, request, rows, this.limits),
         ),
@@ -244,11 +267,18 @@ class Runtime implements SyncRuntime {
   }
 
   commitPushSession(actor: Actor, pushId: string) {
-    return this.write("push commit", ENDPOINTS.pushCommit.failureCode, actor, async (client, directory) => {
-      const committed = await commitPushSession(client, directory, actor, pushId, this.limits);
-      await this.bundleCommitted(client, actor.scopeId, committed);
-      return committed;
-    });
+    return this.committing(
+      "push",
+      actor.scopeId,
+      actor.sourceId,
+      () =>
+        this.write("push commit", ENDPOINTS.pushCommit.failureCode, actor, async (client, directory) => {
+          const committed = await commitPushSession(client, directory, actor, pushId, this.limits);
+          await this.bundleCommitted(client, actor.scopeId, committed);
+          return committed;
+        }),
+      (committed) => committed,
+    );
   }
 
   deletePushSession(actor: Actor, pushId: string) {
@@ -269,19 +299,32 @@ class Runtime implements SyncRuntime {
     );
   }
 
-  createSnapshotSession(actor: Actor, request: Parameters<SyncService["createSnapshotSession"]>[1]) {
-    return this.call("snapshot session create", ENDPOINTS.snapshotCreate.failureCode, actor, (directory) =>
-      withClient(this.options.pool, (client) =>
-        inTransaction(client, { isolation: "repeatable read", attempts: WRITE_ATTEMPTS }, () =>
-          createSnapshotSession(client, directory, actor, request, this.limits, this.options.snapshots ?? {}),
+  async createSnapshotSession(actor: Actor, request: Parameters<SyncService["createSnapshotSession"]>[1]) {
+    const session = await this.call(
+      "snapshot session create",
+      ENDPOINTS.snapshotCreate.failureCode,
+      actor,
+      (directory) =>
+        withClient(this.pool, (client) =>
+          inTransaction(client, { isolation: "repeatable read", attempts: WRITE_ATTEMPTS }, () =>
+            createSnapshotSession(
+              client,
+              directory,
+              actor,
+              request,
+              this.limits,
+              this.options.snapshots ?? {},
+            ),
+          ),
         ),
-      ),
     );
+    this.telemetry.record(SYNC_METRICS.snapshotSessions, 1, {});
+    return session;
   }
 
   getSnapshotChunk(actor: Actor, request: Parameters<SyncService["getSnapshotChunk"]>[1]) {
     return this.call("snapshot chunk", ENDPOINTS.snapshotChunk.failureCode, actor, () =>
-      withClient(this.options.pool, async (client) => {
+      withClient(this.pool, async (client) => {
         await touchSnapshotSession(client, actor, request.snapshot_id);
         return inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
           readSnapshotChunk(client, actor, request, this.limits),
@@ -319,17 +362,82 @@ class Runtime implements SyncRuntime {
     source: SyncBundleSource,
     write: (tx: BundleTransaction) => Promise<T>,
   ): Promise<SyncBundleResult<T>> {
-    return this.serverWrite((client, directory) =>
-      writeWithinSyncBundle(
-        client,
-        directory,
-        this.committedHook,
-        this.limits.max_bytes_per_snapshot_row,
-        actor.scopeId,
-        source,
-        write,
-      ),
+    return this.committing(
+      "server",
+      actor.scopeId,
+      source.sourceId,
+      () =>
+        this.serverWrite((client, directory) =>
+          writeWithinSyncBundle(
+            client,
+            directory,
+            this.committedHook,
+            this.limits.max_bytes_per_snapshot_row,
+            actor.scopeId,
+            source,
+            write,
+          ),
+        ),
+      (result) => result.bundle,
     );
+  }
+
+  /**
+   * Runs a call that may commit a bundle (`work`, whose transaction has ended when it resolves) in
+   * a `commit` span. A committed bundle is counted and logged only then, so a rolled-back one never
+   * is; a push_conflict answer is counted as a conflict. Answers a client expects (a conflict, a
+   * 4xx) leave the span unfailed; faults and 5xx answers fail it.
+   */
+  private async committing<T>(
+    origin: "push" | "server",
+    scopeId: string,
+    sourceId: string,
+    work: () => Promise<T>,
+    bundleOf: (result: T) => ServerWriteBundle | undefined,
+  ): Promise<T> {
+    const start = {
+      kind: "commit",
+      name: "oversync commit",
+      attributes: { "oversync.origin": origin, "oversync.scope_id": scopeId, "oversync.source_id": sourceId },
+    } as const;
+    // The outcome comes out of the span as a value, so an expected refusal does not fail it.
+    const outcome = await traced(this.telemetry, start, async (span) => {
+      try {
+        const result = await work();
+        const bundle = bundleOf(result);
+        if (bundle !== undefined) {
+          span.setAttributes({
+            "oversync.bundle_seq": bundle.bundle_seq,
+            "oversync.source_bundle_id": bundle.source_bundle_id,
+            "oversync.row_count": bundle.row_count,
+          });
+        }
+        return { result, bundle };
+      } catch (error) {
+        if (error instanceof OversyncError) span.setAttributes({ "oversync.error_code": error.code });
+        if (!(error instanceof OversyncError) || error.status >= 500) span.fail(error);
+        return { error };
+      }
+    });
+    if ("error" in outcome) {
+      if (outcome.error instanceof OversyncError && outcome.error.code === "push_conflict") {
+        this.telemetry.record(SYNC_METRICS.pushConflicts, 1, {});
+      }
+      throw outcome.error;
+    }
+    const { result, bundle } = outcome;
+    if (bundle !== undefined) {
+      this.telemetry.record(SYNC_METRICS.bundlesCommitted, 1, { origin });
+      this.logger.info?.("bundle committed", {
+        origin,
+        bundleSeq: bundle.bundle_seq,
+        rows: bundle.row_count,
+        scopeId,
+        sourceId: bundle.source_id,
+        sourceBundleId: bundle.source_bundle_id,
+      });
+    }
+    return result;
   }
 
   /**
@@ -343,7 +451,7 @@ class Runtime implements SyncRuntime {
     const directory = this.ready();
     this.inflight++;
     try {
-      return await withClient(this.options.pool, (client) =>
+      return await withClient(this.pool, (client) =>
         inTransaction(client, {}, () => work(client, directory)),
       );
     } finally {
@@ -356,7 +464,7 @@ class Runtime implements SyncRuntime {
     return this.track("retained floor update", ENDPOINTS.retentionFloor.failureCode, { scopeId }, () => {
       const problem = scopeIdProblem(scopeId);
       if (problem !== undefined) throw new OversyncError("invalid_request", `scope id ${problem}`);
-      return withClient(this.options.pool, (client) =>
+      return withClient(this.pool, (client) =>
         inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => moveRetainedFloor(client, scopeId, floor)),
       );
     });
@@ -373,7 +481,7 @@ class Runtime implements SyncRuntime {
       if (error instanceof OversyncError && error.code === "history_pruned") {
         // The answer matters more than the counter: a failed count is logged, not returned.
         await countHistoryPruned(client).catch((fault: unknown) =>
-          this.logger.warn("counting a history_pruned answer failed", { error: fault }),
+          this.logger.warn?.("counting a history_pruned answer failed", { error: fault }),
         );
       }
       throw error;
@@ -428,7 +536,7 @@ class Runtime implements SyncRuntime {
       // layout is there.
       await this.oneShot.query("SELECT FROM sync.user_state LIMIT 0");
       if (Date.now() - last.readAt > HEALTH_COUNTERS_MAX_AGE_MILLIS) {
-        this.readCounters().catch((error) => this.logger.warn("status counters refresh failed", { error }));
+        this.readCounters().catch((error) => this.logger.warn?.("status counters refresh failed", { error }));
       }
       return last.value;
     }
@@ -439,6 +547,17 @@ class Runtime implements SyncRuntime {
     this.countersRead ??= readServiceCounters(this.oneShot)
       .then((value) => {
         this.lastCounters = { value, readAt: Date.now() };
+        this.telemetry.record(SYNC_METRICS.retainedFloorLag, value.retained_bundle_window_min, {
+          aggregate: "min",
+        });
+        this.telemetry.record(SYNC_METRICS.retainedFloorLag, value.retained_bundle_window_max, {
+          aggregate: "max",
+        });
+        this.telemetry.record(
+          SYNC_METRICS.retainedFloorAhead,
+          value.user_state_retention_floor_ahead_count,
+          {},
+        );
         return value;
       })
       .finally(() => (this.countersRead = undefined));
@@ -500,7 +619,7 @@ class Runtime implements SyncRuntime {
     work: (client: SqlClient, directory: TableDirectory) => Promise<T>,
   ): Promise<T> {
     return this.call(operation, failureCode, actor, (directory) =>
-      withClient(this.options.pool, (client) =>
+      withClient(this.pool, (client) =>
         this.countPruned(client, () =>
           inTransaction(client, { attempts: WRITE_ATTEMPTS }, () => work(client, directory)),
         ),
@@ -516,7 +635,7 @@ class Runtime implements SyncRuntime {
     work: (client: SqlClient, directory: TableDirectory) => Promise<T>,
   ): Promise<T> {
     return this.call(operation, failureCode, actor, (directory) =>
-      withClient(this.options.pool, (client) =>
+      withClient(this.pool, (client) =>
         this.countPruned(client, () =>
           inTransaction(client, { isolation: "repeatable read", readOnly: true }, () =>
             work(client, directory),
@@ -576,10 +695,20 @@ class Runtime implements SyncRuntime {
     error: DatabaseUnavailableError,
     context: Readonly<Record<string, string>>,
   ): OversyncError {
-    this.logger.warn(`${operation} lost the database`, { error, ...context });
+    this.logger.warn?.(`${operation} lost the database`, { error, ...context });
     return new OversyncError("service_unavailable", "the database is unavailable; retry shortly", {
       cause: error,
     });
+  }
+
+  /** Counts the refusals operators watch: history_pruned answers and snapshot capacity waits. */
+  private countAnswer(error: OversyncError): void {
+    if (error.code === "history_pruned") this.telemetry.record(SYNC_METRICS.historyPruned, 1, {});
+    else if (error.code === "snapshot_build_capacity") {
+      this.telemetry.record(SYNC_METRICS.snapshotCapacityWaits, 1, { slot: "build" });
+    } else if (error.code === "snapshot_chunk_capacity") {
+      this.telemetry.record(SYNC_METRICS.snapshotCapacityWaits, 1, { slot: "chunk" });
+    }
   }
 
   /** `call` without an actor (`context` goes into the fault log): the service-side operations. */
@@ -594,7 +723,10 @@ class Runtime implements SyncRuntime {
     try {
       return await work(directory);
     } catch (error) {
-      if (error instanceof OversyncError) throw error;
+      if (error instanceof OversyncError) {
+        this.countAnswer(error);
+        throw error;
+      }
       if (error instanceof DatabaseUnavailableError) throw this.unavailable(operation, error, context);
       this.logger.error(`${operation} failed`, { error, ...context });
       throw new OversyncError(failureCode, `${operation} failed on the server; retry later`, {

@@ -16,18 +16,14 @@ import type { SqlPool } from "../db/sql-pool.js";
 import type { RetentionOptions } from "../history/retention.js";
 import type { TableRegistration } from "../schema/schema-validation.js";
 import type { SnapshotSessionOptions } from "../snapshot/snapshot-sessions.js";
+import type { SyncLogger } from "../telemetry/sync-logger.js";
+import type { TelemetryRecorder } from "../telemetry/telemetry-recorder.js";
 import type { BundleChangeWatchOptions } from "../watch/bundle-watch.js";
 
 /** createSyncService was given options it cannot run with. */
 export class ServiceConfigError extends Error {
   override readonly name = "ServiceConfigError";
   readonly code = "invalid_service_options";
-}
-
-/** Where the service reports faults it turns into 5xx answers. */
-export interface ServiceLogger {
-  warn(message: string, details?: Readonly<Record<string, unknown>>): void;
-  error(message: string, details?: Readonly<Record<string, unknown>>): void;
 }
 
 /** Options of createSyncService. */
@@ -47,8 +43,17 @@ export interface SyncServiceOptions {
   readonly limits?: Partial<BundleLimits>;
   /** Most rows a pull page carries before it stops at a bundle boundary (at least one bundle is always sent). */
   readonly pullPageRowBudget?: number;
-  /** Defaults to the console. */
-  readonly logger?: ServiceLogger;
+  /**
+   * Faults turned into 5xx answers, a lost database, and (when it takes `info`) each committed
+   * bundle. Defaults to warnings and errors on the console.
+   */
+  readonly logger?: SyncLogger;
+  /**
+   * Where commits, conflicts, history_pruned answers, watch streams, snapshot sessions and capacity
+   * waits, pool waits and the retained-floor counters are recorded, and commits traced (pass the
+   * handler the same recorder). Records nothing when absent.
+   */
+  readonly telemetry?: TelemetryRecorder;
   /** Enables `GET /sync/watch` (and the NOTIFY every committed bundle sends); disabled when absent. */
   readonly watch?: BundleChangeWatchOptions;
   /** Snapshot session settings beyond the advertised limits (snapshot-sessions.ts). */
@@ -120,9 +125,3 @@ export function resolveLimits(overrides: Partial<BundleLimits> = {}): ResolvedLi
   }
   return limits;
 }
-
-/** A logger writing to the console. */
-export const consoleLogger: ServiceLogger = {
-  warn: (message, details) => console.warn(`[oversync] ${message}`, details ?? ""),
-  error: (message, details) => console.error(`[oversync] ${message}`, details ?? ""),
-};

@@ -102,7 +102,10 @@ export interface BundleWatch {
 /** Where the service is in its life: serving, draining in-flight calls, or closed. */
 export type ServiceLifecycle = StatusResponse["lifecycle"];
 
-/** The `/syncx/status` and `/syncx/health` body (June's fields, protocol-latest §1.13). */
+/**
+ * The `/syncx/status` body (June's fields, protocol-latest §1.13); `/syncx/health` answers its
+ * `status` and `lifecycle` only.
+ */
 export type ServiceStatus = StatusResponse;
 
 /**
@@ -172,16 +175,16 @@ export interface SyncService {
    */
   watchSubscriberCount(scopeId: string): number;
   /**
-   * `GET /syncx/health`: answered 200 when `status` is healthy, otherwise 503. Its cost does not
-   * grow with the data: it probes the database with one trivial query and carries counters up to
-   * ten seconds old.
+   * The verdict behind `GET /syncx/health`: answered 200 when `status` is healthy, otherwise 503,
+   * with `status` and `lifecycle` only (anyone may ask). Its cost does not grow with the data: it
+   * probes the database with one trivial query and carries counters up to ten seconds old.
    */
   health(): Promise<ServiceStatus>;
   /**
    * The `/syncx/status` body. The counters aggregate over every scope and bundle: `"current"` (the
    * default, for a host's own admin paths) reads them now; `"recent"` carries them up to ten seconds
-   * old like health, which is what the unauthenticated `GET /syncx/status` answers, so its cost does
-   * not grow with the data.
+   * old like health, which is what `GET /syncx/status` answers admins, so its cost does not grow
+   * with the data.
    */
   status(counters?: "recent" | "current"): Promise<ServiceStatus>;
   /** Stops accepting calls (they get 503 service_unavailable), waits for in-flight ones, then closes. */

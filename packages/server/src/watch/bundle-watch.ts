@@ -20,8 +20,11 @@ import {
 import { toSafeInt } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import { requireInitializedScope } from "../scope/scope-state.js";
-import { ServiceConfigError, type ServiceLogger } from "../service/service-options.js";
+import { ServiceConfigError } from "../service/service-options.js";
 import type { Actor, BundleWatch } from "../service/sync-service.js";
+import type { SyncLogger } from "../telemetry/sync-logger.js";
+import { SYNC_METRICS } from "../telemetry/sync-metrics.js";
+import type { TelemetryRecorder } from "../telemetry/telemetry-recorder.js";
 import type { NotificationSource, Unlisten } from "./notification-listener.js";
 
 /** The NOTIFY channel when the host names none. */
@@ -260,7 +263,8 @@ export class WatchSubscription implements BundleWatch {
 export class BundleWatchHub {
   readonly #pool: SqlQueryable;
   readonly #options: ResolvedWatchOptions;
-  readonly #logger: ServiceLogger;
+  readonly #logger: SyncLogger;
+  readonly #telemetry: TelemetryRecorder;
   readonly #byScopePk = new Map<number, Set<WatchSubscription>>();
   /** Open streams by user (the cap) and by scope id (`subscriberCount`). */
   readonly #perUser = new StreamCounts();
@@ -269,10 +273,16 @@ export class BundleWatchHub {
   #catchUpTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
-  constructor(pool: SqlQueryable, options: ResolvedWatchOptions, logger: ServiceLogger) {
+  constructor(
+    pool: SqlQueryable,
+    options: ResolvedWatchOptions,
+    logger: SyncLogger,
+    telemetry: TelemetryRecorder,
+  ) {
     this.#pool = pool;
     this.#options = options;
     this.#logger = logger;
+    this.#telemetry = telemetry;
   }
 
   /**
@@ -293,11 +303,14 @@ export class BundleWatchHub {
         `this user already has ${open} open watch streams, the most this server allows; close one or retry later`,
       );
     }
+    // The open-streams figure moves with the counts, so it is exactly what the counts hold.
     this.#perUser.add(userId);
     this.#perScope.add(scopeId);
+    this.#telemetry.record(SYNC_METRICS.openWatchStreams, 1, {});
     const release = () => {
       this.#perUser.remove(userId);
       this.#perScope.remove(scopeId);
+      this.#telemetry.record(SYNC_METRICS.openWatchStreams, -1, {});
     };
     let subscription: WatchSubscription | undefined;
     try {
@@ -361,7 +374,9 @@ export class BundleWatchHub {
   #onPayload(payload: string): void {
     const decoded = decodeWatchPayload(payload);
     if (decoded === undefined) {
-      this.#logger.warn("ignored a malformed bundle-change notification", { payload: payload.slice(0, 200) });
+      this.#logger.warn?.("ignored a malformed bundle-change notification", {
+        payload: payload.slice(0, 200),
+      });
       return;
     }
     for (const subscription of this.#byScopePk.get(decoded.scopePk) ?? []) subscription.offer(decoded.event);

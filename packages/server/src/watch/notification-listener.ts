@@ -8,6 +8,7 @@
  * in-process session (the CLI's PglitePool) never loses its session and simply never calls it.
  */
 import { quoteIdent } from "../db/session.js";
+import { type SyncLogger, consoleLogger } from "../telemetry/sync-logger.js";
 
 /** Stops delivery to one listener; idempotent. */
 export type Unlisten = () => Promise<void>;
@@ -32,11 +33,6 @@ export interface ListenClient {
   end(): Promise<void>;
 }
 
-/** Where the listener reports lost sessions and callbacks that threw. */
-export interface NotificationLogger {
-  error(message: string, details?: Readonly<Record<string, unknown>>): void;
-}
-
 /** Options of PgNotificationListener. */
 export interface PgNotificationListenerOptions {
   /** A new, not yet connected client, e.g. `() => new pg.Client({ connectionString })`. */
@@ -45,8 +41,8 @@ export interface PgNotificationListenerOptions {
   readonly minReconnectDelayMs?: number;
   /** Longest pause between reconnection attempts. Default 2000 ms. */
   readonly maxReconnectDelayMs?: number;
-  /** Defaults to the console. */
-  readonly logger?: NotificationLogger;
+  /** Where lost sessions and callbacks that threw are reported. Defaults to the console. */
+  readonly logger?: SyncLogger;
 }
 
 interface Entry {
@@ -61,7 +57,7 @@ interface Entry {
  */
 export class PgNotificationListener implements NotificationSource {
   readonly #options: PgNotificationListenerOptions;
-  readonly #logger: NotificationLogger;
+  readonly #logger: SyncLogger;
   readonly #channels = new Map<string, Set<Entry>>();
   #client: ListenClient | undefined;
   #connecting: Promise<ListenClient> | undefined;
@@ -72,7 +68,7 @@ export class PgNotificationListener implements NotificationSource {
 
   constructor(options: PgNotificationListenerOptions) {
     this.#options = options;
-    this.#logger = options.logger ?? { error: (message, details) => console.error(message, details) };
+    this.#logger = options.logger ?? consoleLogger;
   }
 
   async listen(
