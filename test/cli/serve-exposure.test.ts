@@ -2,23 +2,30 @@
  * Who may reach what on the reference server. Its handler (with the `--test-hooks` wrapper, as
  * `serve` builds it) over real HTTP on PostgreSQL: status, the test helpers and the test hooks
  * answer loopback callers and refuse remote ones unless the admin token, `publicStatus` or
- * `publicTestHelpers` opens them, while health, sign-in and the sync routes answer anyone. Then
- * `oversync serve` as a child process: its banner states the exposure its flags and
+ * `publicTestHelpers` opens them, while health, sign-in and the sync routes answer anyone;
+ * `oversync simulate` reaches the test helpers of such a server elsewhere with OVERSYNC_ADMIN_TOKEN
+ * and is refused without it. Then `oversync serve` as a child process: its banner states the exposure its flags and
  * OVERSYNC_ADMIN_TOKEN chose, and it serves accordingly; a short token is refused at startup.
  * The remote caller is real at this machine's interface address when it has one, otherwise
  * simulated (test/support/remote-caller.ts).
  */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import {
   EXAMPLE_APP_NAME,
   EXAMPLE_REGISTERED_TABLES,
   type ReferenceHandlerOptions,
+  type SimulationReport,
   createJwtAuth,
   createReferenceHandler,
   ensureExampleSchema,
+  main,
 } from "@oversync/cli";
-import { type SyncRuntime, createSyncService } from "@oversync/server";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type PgNotificationListener, type SyncRuntime, createSyncService } from "@oversync/server";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { RequestFaults, testHookRoutes } from "../../packages/cli/src/test-hooks.js";
+import { pgListener } from "../server/watch-support.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import {
   type LocalAndRemote,
@@ -34,17 +41,21 @@ const BEARER = { authorization: `Bearer ${TOKEN}` };
 
 let db: TestDatabase;
 let service: SyncRuntime;
+let listener: PgNotificationListener;
 const opened: LocalAndRemote[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
   await ensureExampleSchema(db.pool);
+  listener = pgListener(db.url, "serve-exposure");
   service = createSyncService({
     pool: db.pool,
     appName: EXAMPLE_APP_NAME,
     registeredTables: EXAMPLE_REGISTERED_TABLES,
     maxSupportedSchemaVersion: 1,
     logger: { warn: () => undefined, error: () => undefined },
+    // Watch on, as `serve` has it, for the simulator's watch scenario below.
+    watch: { notifications: listener },
   });
   await service.bootstrap();
 });
@@ -54,6 +65,7 @@ afterEach(killServeProcesses);
 afterAll(async () => {
   for (const server of opened) await server.close();
   await service?.close();
+  await listener?.close();
   await db?.drop();
 });
 
@@ -143,6 +155,38 @@ describe(`the reference handler's admin routes (remote caller ${remoteCallerKind
   });
 });
 
+describe(`oversync simulate against a server elsewhere (remote caller ${remoteCallerKind()})`, () => {
+  /** `oversync simulate` run in this process with `env`; its exit code and its report. */
+  async function simulate(server: string, env: NodeJS.ProcessEnv) {
+    const output = join(await mkdtemp(join(tmpdir(), "oversync-simulate-token-")), "report.json");
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      const exitCode = await main(
+        ["simulate", "--scenario=watch-peer-push", `--server=${server}`, "--cleanup", `--output=${output}`],
+        env,
+      );
+      return { exitCode, report: JSON.parse(await readFile(output, "utf8")) as SimulationReport };
+    } finally {
+      stdout.mockRestore();
+      await rm(dirname(output), { recursive: true, force: true });
+    }
+  }
+
+  it("sends OVERSYNC_ADMIN_TOKEN to the test helpers, which refuse it otherwise", async () => {
+    const server = await referenceServer({ adminAccess: { token: TOKEN } });
+    const withToken = await simulate(server.remote, { OVERSYNC_ADMIN_TOKEN: TOKEN });
+    expect(withToken.report.runs[0]?.failure).toBeUndefined();
+    expect(withToken.exitCode).toBe(0);
+
+    const without = await simulate(server.remote, {});
+    expect(without.exitCode).toBe(1);
+    expect(without.report.runs[0]?.failure).toMatchObject({
+      kind: "error",
+      message: expect.stringMatching(/^GET \/test\/watch-subscribers answered 403: .*admin_access_denied/),
+    });
+  });
+});
+
 describe("oversync serve: exposure flags and the banner", () => {
   it("states the defaults: status and test helpers for this machine only, CORS for any origin", async () => {
     const server = await startServe([], { DATABASE_URL: db.url });
@@ -177,6 +221,9 @@ describe("oversync serve: exposure flags and the banner", () => {
     expect(banner).toContain(
       `  test       ${server.url}/test/* (with --test-hooks): this machine, or anyone with the admin token`,
     );
+    expect(banner).toContain(
+      `  dashboard  ${server.url}/dashboard: this machine, or anyone with the admin token (the page asks for it)`,
+    );
     expect(banner).toContain("  cors       pages of http://localhost:5173, https://app.example.com");
     expect(banner).toContain(
       "  admin      token from OVERSYNC_ADMIN_TOKEN, sent as Authorization: Bearer <token>",
@@ -199,6 +246,10 @@ describe("oversync serve: exposure flags and the banner", () => {
       expect((await send(`${remote}/syncx/status`)).status).toBe(200);
       expectDenied(await send(`${remote}/test/hooks`));
       expect((await send(`${remote}/test/hooks`, { headers: BEARER })).status).toBe(200);
+      // The dashboard's page holds no data and asks for the token; its data needs the token.
+      expect((await send(`${remote}/dashboard`)).status).toBe(200);
+      expectDenied(await send(`${remote}/dashboard/data`));
+      expect((await send(`${remote}/dashboard/data`, { headers: BEARER })).status).toBe(200);
     }
     expect((await send(`${server.url}/test/hooks`)).status).toBe(200);
     server.child.kill("SIGTERM");

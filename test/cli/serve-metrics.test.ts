@@ -2,13 +2,22 @@
  * `GET /metrics` of a real `oversync serve` process on PostgreSQL: the Prometheus text exposition
  * names every figure of SYNC_METRICS with its type, carries prom-client's process metrics, and its
  * series move after a push over loopback (requests by endpoint and status, latency histograms, rows
- * and bytes pushed, bundles committed, pool waits); the JSON log gains the commit's line.
+ * and bytes pushed, bundles committed, pool waits); the JSON log gains the commit's line. Then
+ * `oversync simulate` runs device scenarios against it as another process, and the series it
+ * drives (requests and latencies by endpoint, bundles committed, rows and bytes transferred, pool
+ * waits) have moved when it is done, with no 5xx answer and no watch stream left open.
  */
 import { randomUUID } from "node:crypto";
 import { SYNC_METRICS } from "@oversync/server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
-import { type ServeProcess, killServeProcesses, startServe, waitFor } from "../support/serve-process.js";
+import {
+  type ServeProcess,
+  killServeProcesses,
+  runCli,
+  startServe,
+  waitFor,
+} from "../support/serve-process.js";
 import { device, pushBundle, send, signIn, userRow } from "./serve-support.js";
 
 /** One sample of the exposition: a series (name and labels) and its value. */
@@ -43,6 +52,17 @@ function parseExposition(text: string): Exposition {
     samples.push({ name: match[1]!, labels, value: Number(match[3]) });
   }
   return { samples, types };
+}
+
+/** The sum of every series of `name` whose labels include `labels`. */
+function total(exposition: Exposition, name: string, labels: Record<string, string> = {}): number {
+  return exposition.samples
+    .filter(
+      (sample) =>
+        sample.name === name &&
+        Object.entries(labels).every(([key, wanted]) => sample.labels[key] === wanted),
+    )
+    .reduce((sum, sample) => sum + sample.value, 0);
 }
 
 /** The value of the series `name{labels}` (exactly those labels), or 0 when it is not there yet. */
@@ -131,5 +151,48 @@ describe("oversync serve /metrics", () => {
     const scrapes = () => server.logs.filter((entry) => entry.msg === "request" && entry.path === "/metrics");
     await waitFor(() => scrapes().length >= 2, "the second scrape's request line");
     expect(scrapes().map((entry) => entry.status)).toStrictEqual([200, 200]);
+  });
+
+  it("its series move under oversync simulate's load", async () => {
+    const server = await startServe([], { DATABASE_URL: db.url });
+    const before = await scrape(server);
+    const run = runCli([
+      "simulate",
+      "--scenario=multi-device-sync,watch-peer-push",
+      `--server=${server.url}`,
+      "--cleanup",
+    ]);
+    const { code } = await run.exited;
+    expect(code, run.stdout()).toBe(0);
+    const after = await scrape(server);
+    const moved = (name: string, labels: Record<string, string> = {}) =>
+      total(after, name, labels) - total(before, name, labels);
+
+    // Besides the first scrape, every request between the two readings is the simulator's.
+    expect(moved("oversync_requests_total")).toBeGreaterThan(20);
+    for (const endpoint of ["dummySignin", "connect", "pushCommit", "pull", "watch", "watchSubscribers"]) {
+      expect([endpoint, moved("oversync_requests_total", { endpoint, status: "200" }) > 0]).toStrictEqual([
+        endpoint,
+        true,
+      ]);
+      expect([endpoint, moved("oversync_request_duration_seconds_count", { endpoint }) > 0]).toStrictEqual([
+        endpoint,
+        true,
+      ]);
+    }
+    const failures = (exposition: Exposition) =>
+      exposition.samples
+        .filter(
+          (sample) => sample.name === "oversync_requests_total" && sample.labels.status?.startsWith("5"),
+        )
+        .reduce((sum, sample) => sum + sample.value, 0);
+    expect(failures(after) - failures(before)).toBe(0);
+    expect(moved("oversync_bundles_committed_total", { origin: "push" })).toBeGreaterThanOrEqual(3);
+    expect(moved("oversync_transferred_rows_total", { operation: "push" })).toBeGreaterThan(0);
+    expect(moved("oversync_transferred_rows_total", { operation: "pull" })).toBeGreaterThan(0);
+    expect(moved("oversync_transferred_bytes_total", { operation: "push" })).toBeGreaterThan(0);
+    expect(moved("oversync_pool_wait_seconds_count")).toBeGreaterThan(0);
+    // Every watch stream the simulator opened has closed again.
+    expect(total(after, "oversync_open_watch_streams")).toBe(0);
   });
 });

@@ -51,6 +51,7 @@ describe("serve exposure settings", () => {
       "  health     GET http://127.0.0.1:8080/syncx/health: anyone (healthy or not, no details)",
       "  status     GET http://127.0.0.1:8080/syncx/status: this machine only",
       "  metrics    GET http://127.0.0.1:8080/metrics (Prometheus): this machine only",
+      "  dashboard  http://127.0.0.1:8080/dashboard: this machine only",
       "  test       http://127.0.0.1:8080/test/*: this machine only",
       "  cors       pages of any origin (*)",
     ]);
@@ -67,6 +68,7 @@ describe("serve exposure settings", () => {
       "  health     GET http://127.0.0.1:8080/syncx/health: anyone (healthy or not, no details)",
       "  status     GET http://127.0.0.1:8080/syncx/status: this machine, or anyone with the admin token",
       "  metrics    GET http://127.0.0.1:8080/metrics (Prometheus): this machine, or anyone with the admin token",
+      "  dashboard  http://127.0.0.1:8080/dashboard: this machine, or anyone with the admin token (the page asks for it)",
       "  test       http://127.0.0.1:8080/test/* (with --test-hooks): anyone (--public-test-helpers)",
       "  cors       pages of https://app.example.com",
       `  admin      token from ${ADMIN_TOKEN_ENV}, sent as Authorization: Bearer <token>`,

@@ -1,8 +1,9 @@
 /**
  * What `oversync serve` lets other machines and other origins reach: status and the test helpers
  * answer callers on this machine, callers with the admin token (`OVERSYNC_ADMIN_TOKEN`), or everyone
- * with `--public-status` / `--public-test-helpers`; browser pages of the `--cors-origin` origins
- * (any by default) may call the sync routes. The banner says which (exposureLines).
+ * with `--public-status` / `--public-test-helpers`; `/metrics` and the dashboard's data answer the
+ * same admins, never everyone; browser pages of the `--cors-origin` origins (any by default) may call
+ * the sync routes. The banner says which (exposureLines).
  */
 import { CliError } from "./cli-error.js";
 
@@ -83,6 +84,7 @@ export function exposureLines(exposure: Exposure, url: string, testHooks: boolea
     `  health     GET ${url}/syncx/health: anyone (healthy or not, no details)`,
     `  status     GET ${url}/syncx/status: ${exposure.publicStatus === true ? "anyone (--public-status)" : admins}`,
     `  metrics    GET ${url}/metrics (Prometheus): ${admins}`,
+    `  dashboard  ${url}/dashboard: ${token ? "this machine, or anyone with the admin token (the page asks for it)" : admins}`,
     `  test       ${url}/test/*${testHooks ? " (with --test-hooks)" : ""}: ${exposure.publicTestHelpers === true ? "anyone (--public-test-helpers)" : admins}`,
     `  cors       ${origins[0] === "*" ? "pages of any origin (*)" : `pages of ${origins.join(", ")}`}`,
   ];

@@ -2,6 +2,31 @@ export type { BenchArgs, BenchScenarioName, BenchSizes } from "./bench/bench-arg
 export { CliError, type CliErrorCode } from "./cli-error.js";
 export { EXAMPLE_CLIENT_CONFIG, exampleClientSchemaSql } from "./example-client-schema.js";
 export { type DataDirLock, lockDataDir } from "./data-dir-lock.js";
+export {
+  DASHBOARD_DATA_PATH,
+  DASHBOARD_PATH,
+  type Dashboard,
+  type DashboardData,
+  type DashboardError,
+  type DashboardOptions,
+  type DashboardScope,
+  type DashboardSource,
+  createDashboard,
+} from "./dashboard/dashboard.js";
+export type {
+  CurrentFigures,
+  EndpointFigures,
+  SeriesPoint,
+  Totals,
+  TransferOperation,
+} from "./dashboard/metrics-history.js";
+export {
+  type ActivityLimits,
+  type ErrorEntry,
+  type ScopeActivity,
+  ServerActivity,
+  type SourceActivity,
+} from "./dashboard/server-activity.js";
 export { type DatabaseConfig, type OpenDatabase, maskDatabaseUrl, openDatabase } from "./database.js";
 export {
   type CatalogForeignKey,

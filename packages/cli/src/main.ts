@@ -8,7 +8,7 @@ import { runBench } from "./bench/runner.js";
 import { type CliCommand, parseCommandLine } from "./cli-args.js";
 import { CliError } from "./cli-error.js";
 import { EXAMPLE_PRESETS } from "./example-presets.js";
-import { resolveAdminToken } from "./exposure.js";
+import { ADMIN_TOKEN_ENV, resolveAdminToken } from "./exposure.js";
 import { createJsonLogger } from "./json-log.js";
 import { resolveJwtSecret } from "./jwt-auth.js";
 import { loadSchemaConfig } from "./schema-config.js";
@@ -34,7 +34,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   if (command.kind === "simulate") {
     try {
-      return (await runSimulation(command.args)).failed === 0 ? 0 : 1;
+      // The server's admin token opens its test helpers from another machine.
+      const adminToken = env[ADMIN_TOKEN_ENV] || undefined;
+      const options = { ...command.args, ...(adminToken === undefined ? {} : { adminToken }) };
+      return (await runSimulation(options)).failed === 0 ? 0 : 1;
     } catch (error) {
       return fail(error, 1);
     }

@@ -2,8 +2,8 @@
  * The reference server's HTTP surface as one Fetch-API handler: the sync routes of
  * @oversync/server for each user's own data and, under `/w/<workspace>`, for the workspaces the
  * user is a member of (workspaces.ts), the sign-in and test-helper routes, JWT authentication, and
- * CORS. Status and the test helpers are admin routes: callers on this machine, or with the admin
- * token, unless the options open them to everyone.
+ * CORS. Status, the test helpers, `/metrics` and the dashboard's data are admin routes: callers on
+ * this machine, or with the admin token, unless the options open them to everyone.
  */
 import { OversyncError } from "@oversync/protocol";
 import {
@@ -17,6 +17,7 @@ import {
   createSyncHandler,
   publicRoute,
 } from "@oversync/server";
+import type { Dashboard } from "./dashboard/dashboard.js";
 import type { JwtAuth } from "./jwt-auth.js";
 import { type ServerMetrics, metricsRoute } from "./metrics-route.js";
 import { noteRequestUser } from "./request-log.js";
@@ -51,6 +52,12 @@ export interface ReferenceHandlerOptions {
    * /metrics` serves to admins (metrics-route.ts). No figures and no `/metrics` when absent.
    */
   readonly metrics?: ServerMetrics;
+  /**
+   * The diagnostics dashboard at `/dashboard` (dashboard/dashboard.ts). Its data route is for
+   * admins; its page, which holds no data, answers everyone when `adminAccess` has a token (so a
+   * person elsewhere can open it and give it the token) and admins otherwise.
+   */
+  readonly dashboard?: Dashboard;
 }
 
 /** Builds the reference server's request handler. */
@@ -79,6 +86,7 @@ export function createReferenceHandler(options: ReferenceHandlerOptions): FetchH
     routes: [
       signInRoute(auth),
       ...(options.metrics === undefined ? [] : [metricsRoute(options.metrics.registry)]),
+      ...(options.dashboard?.routes(options.adminAccess?.token !== undefined) ?? []),
       ...(options.publicTestHelpers === true ? helpers.map((route) => publicRoute(route)) : helpers),
     ],
   });

@@ -2,9 +2,10 @@
  * `oversync serve`: the reference sync server. It opens the database (PGlite or PostgreSQL),
  * installs the schema it serves (a built-in example or a `--config` file's), bootstraps the sync
  * runtime over it, and serves the sync routes (each user's own, and workspaces' under
- * `/w/<workspace>`), sign-in and test-helper routes, and with `demoDir` the demo web app at
- * `/demo/`, over HTTP until it is told to stop; then it stops accepting connections, lets
- * in-flight requests finish, and closes the runtime, the LISTEN session and the pool.
+ * `/w/<workspace>`), sign-in and test-helper routes, `/metrics`, the diagnostics dashboard at
+ * `/dashboard`, and with `demoDir` the demo web app at `/demo/`, over HTTP until it is told to
+ * stop; then it stops accepting connections, lets in-flight requests finish, and closes the runtime,
+ * the LISTEN session and the pool.
  */
 import { type Server, createServer } from "node:http";
 import type { Socket } from "node:net";
@@ -18,6 +19,8 @@ import {
   toNodeListener,
 } from "@oversync/server";
 import { CliError } from "./cli-error.js";
+import { createDashboard } from "./dashboard/dashboard.js";
+import { ServerActivity } from "./dashboard/server-activity.js";
 import { type OpenDatabase, openDatabase } from "./database.js";
 import { DEMO_PATH, serveDemoFiles } from "./demo-files.js";
 import { BUSINESS_PRESET } from "./example-presets.js";
@@ -76,7 +79,9 @@ export interface RunningServer {
 
 /** Starts the server; once it accepts connections it prints the banner, then logs "listening". */
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
-  const { logger } = config;
+  // Every log line also feeds the dashboard's lists of active scopes and latest errors.
+  const activity = new ServerActivity();
+  const logger = activity.tap(config.logger);
   const preset = config.preset ?? BUSINESS_PRESET;
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
@@ -108,9 +113,11 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       testHooks: service,
       ...(faults === undefined ? {} : { extraRoutes: testHookRoutes(faults, service, database.pool) }),
       // The access log (request-log.ts) already writes a line per request, those no sync handler
-      // sees included (demo files, clients that leave mid-body), so the handlers log faults only.
-      logger: { warn: logger.warn, error: logger.error },
+      // sees included (demo files, clients that leave mid-body), so the handlers log faults only;
+      // their request lines go to the dashboard alone.
+      logger: activity.tap({ info: () => undefined, warn: config.logger.warn, error: config.logger.error }),
       metrics,
+      dashboard: createDashboard({ registry: metrics.registry, db: database.pool, activity }),
       ...(config.adminToken === undefined ? {} : { adminAccess: { token: config.adminToken } }),
       publicStatus: config.publicStatus === true,
       publicTestHelpers: config.publicTestHelpers === true,

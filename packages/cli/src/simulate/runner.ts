@@ -29,6 +29,12 @@ export interface SimulationOptions {
   readonly scenarios: readonly string[];
   /** Base URL of the server under test. */
   readonly serverUrl: string;
+  /**
+   * The server's admin token, sent as `Authorization: Bearer` to its test helpers (`/test/*`), which
+   * a server answers only callers on its own machine without it. `oversync simulate` takes it from
+   * OVERSYNC_ADMIN_TOKEN.
+   */
+  readonly adminToken?: string;
   /** PostgreSQL the server uses, as a URL or an open pool, for assertions on the database itself. */
   readonly database?: string | SqlPool;
   /** Independent runs of each scenario at once, each for its own user; default 1. */
@@ -111,6 +117,7 @@ async function runOnce(scenario: Scenario, instance: number, settings: RunSettin
 
   const context: ScenarioContext = {
     serverUrl: settings.serverUrl,
+    adminToken: settings.adminToken,
     userId: userIds[0]!,
     newUserId(name) {
       const id = fresh(`${scenario.name}-${name}`);

@@ -20,6 +20,8 @@ export interface Scenario {
 export interface ScenarioContext {
   /** The server under test (the `--server` URL). */
   readonly serverUrl: string;
+  /** The server's admin token (OVERSYNC_ADMIN_TOKEN), sent to its test helpers; see server-api.ts. */
+  readonly adminToken: string | undefined;
   /** A user id no other run uses, so scenarios can share any server. */
   readonly userId: string;
   /** Another fresh user id for the same run (user-switch); it is cleaned up with the run. */

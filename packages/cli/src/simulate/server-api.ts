@@ -3,6 +3,8 @@
  * the test helpers (`/test/watch-subscribers`, `/test/retention-floor`), the reference server's
  * `/test/server-sql` (only with `oversync serve --test-hooks`) and `/sync/capabilities`.
  * Answers are checked with the protocol's own schemas; a refusal names the route and the status.
+ * The test helpers are admin routes: a server on another machine answers them to callers that send
+ * its admin token, which `oversync simulate` takes from OVERSYNC_ADMIN_TOKEN (TestHelperServer).
  */
 import {
   capabilitiesResponseSchema,
@@ -28,6 +30,18 @@ function endpoint(serverUrl: string, path: string): URL {
   return new URL(path, base);
 }
 
+/** Where the test helpers are, and the admin token to send them when the server is elsewhere. */
+export interface TestHelperServer {
+  readonly serverUrl: string;
+  /** Sent as `Authorization: Bearer <token>` to the test helpers. */
+  readonly adminToken?: string | undefined;
+}
+
+/** The headers that carry `server`'s admin token, if it has one. */
+function adminHeaders(server: TestHelperServer): Record<string, string> {
+  return server.adminToken === undefined ? {} : { authorization: `Bearer ${server.adminToken}` };
+}
+
 /** Signs `user` in and returns the bearer token. */
 export async function signIn(serverUrl: string, user: string): Promise<string> {
   const answer = await call(serverUrl, "dummy-signin", dummySigninResponseSchema, {
@@ -39,20 +53,25 @@ export async function signIn(serverUrl: string, user: string): Promise<string> {
 }
 
 /** How many watch streams the server process holds open for `user`. */
-export async function watchSubscriberCount(serverUrl: string, user: string): Promise<number> {
+export async function watchSubscriberCount(server: TestHelperServer, user: string): Promise<number> {
   const answer = await call(
-    serverUrl,
+    server.serverUrl,
     `test/watch-subscribers?user_id=${encodeURIComponent(user)}`,
     watchSubscribersResponseSchema,
+    { headers: adminHeaders(server) },
   );
   return answer.subscriber_count;
 }
 
 /** Moves `user`'s retained bundle floor to `floor`, deleting the history below it. */
-export async function setRetentionFloor(serverUrl: string, user: string, floor: bigint): Promise<void> {
-  await call(serverUrl, "test/retention-floor", retentionFloorResponseSchema, {
+export async function setRetentionFloor(
+  server: TestHelperServer,
+  user: string,
+  floor: bigint,
+): Promise<void> {
+  await call(server.serverUrl, "test/retention-floor", retentionFloorResponseSchema, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { ...adminHeaders(server), "content-type": "application/json" },
     body: JSON.stringify({ user_id: user, retained_bundle_floor: Number(floor) }),
   });
 }
@@ -77,14 +96,14 @@ export interface ServerWriteBundle {
  * `oversync serve --test-hooks`), committed under `writerId`.
  */
 export async function serverWrite(
-  serverUrl: string,
+  server: TestHelperServer,
   userId: string,
   writerId: string,
   row: { readonly id: string; readonly name: string; readonly email: string },
 ): Promise<ServerWriteBundle> {
-  const response = await fetch(endpoint(serverUrl, "test/server-sql"), {
+  const response = await fetch(endpoint(server.serverUrl, "test/server-sql"), {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { ...adminHeaders(server), "content-type": "application/json" },
     body: JSON.stringify({
       user_id: userId,
       writer_id: writerId,

@@ -41,6 +41,11 @@ Options:
   --output <file>      Also write the report, with every step's timing, as JSON
   -h, --help           Show this help
 
+Environment:
+  OVERSYNC_ADMIN_TOKEN The server's admin token, sent as Authorization: Bearer to its test
+                       helpers: a server answers them only to callers on its own machine
+                       without it
+
 Exit code 0 when every scenario passed, 1 when any failed, 2 for a bad command line.
 
 Scenarios:

@@ -147,11 +147,7 @@ const complexMultiBatch: Scenario = {
     await context.step(
       "the server prunes the history the phone still needs; the phone rebuilds",
       async () => {
-        await setRetentionFloor(
-          context.serverUrl,
-          context.userId,
-          (await laptop.syncState()).lastBundleSeqSeen,
-        );
+        await setRetentionFloor(context, context.userId, (await laptop.syncState()).lastBundleSeqSeen);
         checkEqual(
           (await phone.client.pullToStable()).outcome,
           "applied_snapshot",

@@ -62,7 +62,7 @@ const watchServerOriginated: Scenario = {
     const writerId = "server:simulate";
     const row = { id: newId(), name: "Watch server Ada" };
     const bundle = await context.step("the server commits a user through its own write path", async () => {
-      const committed = await serverWrite(context.serverUrl, context.userId, writerId, {
+      const committed = await serverWrite(context, context.userId, writerId, {
         ...row,
         email: "watch-server-ada@example.com",
       });
@@ -146,11 +146,7 @@ const watchDefaultOff: Scenario = {
         checkEqual(device.requestsTo("GET", "/sync/watch").length, 0, `${device.name} watch streams`);
       }
       check(poller.requestsTo("GET", "/sync/pull").length >= 2, "the poller must have polled repeatedly");
-      checkEqual(
-        await watchSubscriberCount(context.serverUrl, context.userId),
-        0,
-        "server watch subscribers",
-      );
+      checkEqual(await watchSubscriberCount(context, context.userId), 0, "server watch subscribers");
     });
     await context.step("all devices and the server agree", () =>
       expectConverged(context, [poller, manual, writer]),
@@ -251,7 +247,7 @@ async function startWatching(context: ScenarioContext, devices: readonly Device[
   await context.step(
     `start watching on ${devices.length === 1 ? devices[0]!.name : `${devices.length} devices`}`,
     async () => {
-      const before = await watchSubscriberCount(context.serverUrl, context.userId);
+      const before = await watchSubscriberCount(context, context.userId);
       for (const device of devices) {
         device.client.start(WATCHING);
         context.defer(() => device.client.stop());
@@ -266,7 +262,7 @@ async function stopWatching(context: ScenarioContext, devices: readonly Device[]
   await context.step(
     `stop watching on ${devices.length === 1 ? devices[0]!.name : `${devices.length} devices`}`,
     async () => {
-      const before = await watchSubscriberCount(context.serverUrl, context.userId);
+      const before = await watchSubscriberCount(context, context.userId);
       for (const device of devices) await device.client.stop();
       await waitForSubscribers(context, before - devices.length);
     },
@@ -278,7 +274,7 @@ function waitForSubscribers(context: ScenarioContext, count: number): Promise<tr
   return waitFor(
     () => `the server to hold ${count} watch streams for the user (it holds ${last})`,
     async () => {
-      last = await watchSubscriberCount(context.serverUrl, context.userId);
+      last = await watchSubscriberCount(context, context.userId);
       return last === count;
     },
     { timeoutMs: CONVERGE_MS },
