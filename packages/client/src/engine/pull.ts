@@ -118,8 +118,8 @@ async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" 
     }
     // Consecutive bundles apply together, each with its checkpoint, in one transaction of about
     // APPLY_GROUP_ROWS rows: a catch-up over many small bundles then commits (and syncs to disk)
-    // once per group instead of once per bundle. A bundle that fails to decode stops the page
-    // after the bundles before it have been applied.
+    // once per group instead of once per bundle. A bundle that fails to decode or to apply stops
+    // the page after the bundles before it have been applied.
     let group: { readonly seq: number; readonly rows: AuthoritativeRow[] }[] = [];
     let groupRows = 0;
     const applyGroup = async () => {
@@ -127,16 +127,30 @@ async function pullIncremental(ctx: EngineContext): Promise<"already_at_target" 
       const applying = group;
       group = [];
       groupRows = 0;
-      await applyAuthoritatively(ctx, async (state) => {
-        for (const bundle of applying) await applyBundle(state, BigInt(bundle.seq), bundle.rows);
-      });
-      for (const bundle of applying) {
-        after = bundle.seq;
-        bundlesDone++;
-        rowsDone += bundle.rows.length;
-        index++;
+      const applied = (done: typeof applying) => {
+        for (const bundle of done) {
+          after = bundle.seq;
+          bundlesDone++;
+          rowsDone += bundle.rows.length;
+          index++;
+        }
+        ctx.progress.count({ bundles: bundles(), rows: { done: rowsDone } });
+      };
+      try {
+        await applyAuthoritatively(ctx, async (state) => {
+          for (const bundle of applying) await applyBundle(state, BigInt(bundle.seq), bundle.rows);
+        });
+      } catch (error) {
+        if (applying.length === 1) throw error;
+        // A bundle that fails to apply must leave the checkpoint at the last whole bundle before
+        // it, so the group is applied again one bundle per transaction up to the failing one.
+        for (const bundle of applying) {
+          await applyAuthoritatively(ctx, (state) => applyBundle(state, BigInt(bundle.seq), bundle.rows));
+          applied([bundle]);
+        }
+        return;
       }
-      ctx.progress.count({ bundles: bundles(), rows: { done: rowsDone } });
+      applied(applying);
     };
     for (const bundle of page.bundles) {
       let rows: AuthoritativeRow[];
