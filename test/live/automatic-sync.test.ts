@@ -19,12 +19,11 @@ import {
 } from "@oversync/client";
 import { openBetterSqlite3Driver } from "@oversync/client/better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { untilClient } from "../support/client-events.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { startQuietReferenceServer } from "../support/readme-support.js";
 
 const USER = "automatic-sync-user";
-/** Bounds each wait for an event; a hang fails the test instead of the run. */
-const EVENT_TIMEOUT_MILLIS = 15_000;
 
 interface Device {
   readonly driver: SqliteDriver;
@@ -63,36 +62,6 @@ describe("automatic sync with the reference server on PostgreSQL", () => {
     return device;
   }
 
-  /** Resolves once `check` holds, re-checked after each table change and status change of `device`. */
-  function until(device: Device, what: string, check: () => Promise<boolean> | boolean): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const finish = (error?: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        offTables();
-        offStatus();
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const evaluate = async () => {
-        try {
-          if (!settled && (await check())) finish();
-        } catch (error) {
-          finish(error as Error);
-        }
-      };
-      const timer = setTimeout(
-        () => finish(new Error(`timed out waiting for ${what}`)),
-        EVENT_TIMEOUT_MILLIS,
-      );
-      const offTables = device.client.onTablesChanged(() => void evaluate());
-      const offStatus = device.client.onStatus(() => void evaluate());
-      void evaluate();
-    });
-  }
-
   async function users(device: Device): Promise<{ id: string; name: string }[]> {
     return device.driver.query("SELECT id, name FROM users ORDER BY id");
   }
@@ -127,8 +96,8 @@ describe("automatic sync with the reference server on PostgreSQL", () => {
     await laptop.driver.run("INSERT INTO users (id, name, email) VALUES (?, 'Bob', 'bob@example.com')", [
       bob,
     ]);
-    await until(phone, "Bob on the phone", async () => (await users(phone)).length === 2);
-    await until(laptop, "Ada on the laptop", async () => (await users(laptop)).length === 2);
+    await untilClient(phone.client, "Bob on the phone", async () => (await users(phone)).length === 2);
+    await untilClient(laptop.client, "Ada on the laptop", async () => (await users(laptop)).length === 2);
 
     // Edits on both sides of rows the other device created.
     await phone.driver.run("UPDATE users SET name = 'Bob (phone)' WHERE id = ?", [bob]);
@@ -140,8 +109,8 @@ describe("automatic sync with the reference server on PostgreSQL", () => {
     const converged = async (device: Device) =>
       JSON.stringify(await users(device)) === JSON.stringify(expected) &&
       device.client.status.pendingChangeCount === 0;
-    await until(phone, "the phone to converge", () => converged(phone));
-    await until(laptop, "the laptop to converge", () => converged(laptop));
+    await untilClient(phone.client, "the phone to converge", () => converged(phone));
+    await untilClient(laptop.client, "the laptop to converge", () => converged(laptop));
 
     for (const device of [phone, laptop]) {
       const status = device.client.status;
@@ -191,7 +160,7 @@ describe("automatic sync with the reference server on PostgreSQL", () => {
     phone.token = await signIn();
     expect((await phone.client.sync()).pushOutcome).toBe("committed");
     expect(phone.client.status).toMatchObject({ automaticSync: "running", lastError: null });
-    await until(laptop, "Cy on the laptop", async () => (await users(laptop)).length === 3);
+    await untilClient(laptop.client, "Cy on the laptop", async () => (await users(laptop)).length === 3);
     expect(errors).toHaveLength(1);
   });
 });

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { RunningServer } from "@oversync/cli";
 import type { SqliteDriver, SyncClient, SyncErrorInfo } from "@oversync/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { untilClient } from "../support/client-events.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { openExampleDevice, signIn, startQuietReferenceServer } from "../support/readme-support.js";
 
@@ -69,36 +70,6 @@ describe("stop() during a long automatic operation", () => {
     return Number(row!.n);
   }
 
-  /** Resolves once `check` holds, re-checked after each table and status change. */
-  function until(device: Device, what: string, check: () => Promise<boolean>): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => finish(new Error(`timed out waiting for ${what}`)),
-        EVENT_TIMEOUT_MILLIS,
-      );
-      const offTables = device.client.onTablesChanged(() => void evaluate());
-      const offStatus = device.client.onStatus(() => void evaluate());
-      let settled = false;
-      function finish(error?: Error) {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        offTables();
-        offStatus();
-        if (error === undefined) resolve();
-        else reject(error);
-      }
-      async function evaluate() {
-        try {
-          if (!settled && (await check())) finish();
-        } catch (error) {
-          finish(error as Error);
-        }
-      }
-      void evaluate();
-    });
-  }
-
   beforeAll(async () => {
     db = await createTestDatabase("oversync_prompt_stop");
     dir = await mkdtemp(join(tmpdir(), "oversync-prompt-stop-"));
@@ -142,7 +113,12 @@ describe("stop() during a long automatic operation", () => {
     expect(reader.client.status).toMatchObject({ automaticSync: "off", lastError: null });
 
     reader.client.start({ watch: "off", uploads: "off" });
-    await until(reader, "the reader to catch up", async () => (await userCount(reader)) === bundles);
+    await untilClient(
+      reader.client,
+      "the reader to catch up",
+      async () => (await userCount(reader)) === bundles,
+      EVENT_TIMEOUT_MILLIS,
+    );
     expect(await reader.client.lastBundleSeqSeen()).toBe(target);
     expect(reader.errors).toEqual([]);
     for (const device of [writer, reader]) {
@@ -183,7 +159,12 @@ describe("stop() during a long automatic operation", () => {
     expect(writer.client.status).toMatchObject({ automaticSync: "off", lastError: null });
 
     writer.client.start({ watch: "off", uploadDelayMillis: 1 });
-    await until(writer, "the upload", async () => writer.client.status.pendingChangeCount === 0);
+    await untilClient(
+      writer.client,
+      "the upload",
+      async () => writer.client.status.pendingChangeCount === 0,
+      EVENT_TIMEOUT_MILLIS,
+    );
     expect(writer.requests.get("commit")).toBe(1);
     expect(writer.errors).toEqual([]);
     expect((await other.client.pullToStable()).outcome).toBe("applied_incremental");
