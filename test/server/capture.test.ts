@@ -77,7 +77,8 @@ async function bundleRows(bundleSeq: number) {
     op: number;
     payload_wire: string | null;
   }>(
-    `SELECT c.table_name, r.key_text, r.op, r.payload_wire
+    // An upsert's key is stored only in its payload (schema/sync-layout.ts).
+    `SELECT c.table_name, coalesce(r.key_text, r.payload_wire::jsonb ->> c.sync_key_column) AS key_text, r.op, r.payload_wire
        FROM sync.bundle_rows r JOIN sync.table_catalog c USING (table_id)
        JOIN sync.user_state u USING (user_pk)
       WHERE u.user_id = 'alice' AND r.bundle_seq = $1 ORDER BY r.row_ordinal`,
@@ -171,7 +172,9 @@ describe("bundle capture", () => {
       })),
     );
     expect(bundle!.bundle_hash).toBe(expected);
-    const { rows: log } = await db.pool.query("SELECT bundle_hash, row_count FROM sync.bundle_log");
+    const { rows: log } = await db.pool.query(
+      "SELECT encode(bundle_hash, 'hex') AS bundle_hash, row_count FROM sync.bundle_log",
+    );
     expect(log).toEqual([{ bundle_hash: expected, row_count: 1 }]);
   });
 

@@ -2,7 +2,7 @@
  * Every statement the runtime sends to a `sync.*` or registered table names the scope it works on,
  * so a cluster that distributes every table by scope (Citus, docs/scaling.md) can route it to one
  * shard. The test records every statement of a workload that runs every statement the runtime has
- * (bootstrap on a fresh and on an existing layout, connect and seeding, push with conflicts, foreign
+ * (bootstrap on a fresh, an existing and an older layout, connect and seeding, push with conflicts, foreign
  * key refusals, discarded sessions and replays, pull below and above the retained floor, committed
  * rows, retention, snapshots with and without source replacement, server-originated writes, watch,
  * housekeeping, status and health), and checks:
@@ -25,6 +25,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { BUSINESS_TABLES, createBusinessSchema } from "./business-schema.js";
+import { downgradeToLayoutV1 } from "./layout-v1.js";
 import {
   type RecordedStatement,
   type ScopedTable,
@@ -63,7 +64,8 @@ const ALLOWED: readonly Allowed[] = [
     reason: "the sync layout's DDL (schema/sync-layout.ts)",
   },
   {
-    statement: /^SELECT layout FROM sync\.meta$|^INSERT INTO sync\.meta \(layout\) VALUES \(\$1\)$/,
+    statement:
+      /^SELECT layout FROM sync\.meta$|^INSERT INTO sync\.meta \(layout\) VALUES \(\$1\)$|^UPDATE sync\.meta SET layout = \$1$/,
     category: "bootstrap",
     reason: "the layout label, one row for the whole database",
   },
@@ -344,7 +346,9 @@ beforeAll(async () => {
     await service.close();
     await listener.close();
   }
-  // A later start with one table fewer: the layout is verified, the dropped table's triggers removed.
+  // A later start with one table fewer over what an older build left (layout v1): the layout is
+  // upgraded, the dropped table's triggers removed.
+  await downgradeToLayoutV1(db.pool);
   const later = runtime(
     pool,
     listener,

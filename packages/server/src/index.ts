@@ -5,6 +5,7 @@
  * folders are internal; packages/server/api/index.api.md lists this surface with its signatures.
  */
 export { type SyncRuntime, createSyncService } from "./service/create-sync-service.js";
+export type { LayoutOutcome } from "./schema/sync-layout.js";
 export type { SweepResult } from "./service/housekeeping.js";
 export { ServiceConfigError, type SyncServiceOptions } from "./service/service-options.js";
 export type { TableRegistration } from "./schema/schema-validation.js";

@@ -112,18 +112,20 @@ export async function sealBundle(
     canonical_request_hash: identity.canonicalRequestHash,
   };
 
-  // The log entry, its rows and the new row versions in one statement (one round trip).
+  // The log entry, its rows and the new row versions in one statement (one round trip). An upsert's
+  // key is in its payload, so bundle_rows keeps only a delete's (sync-layout.ts).
   await client.query(
     `WITH log AS (
        INSERT INTO sync.bundle_log
          (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash, canonical_request_hash)
-       VALUES ($1, $2, $7, $8, $9, $10, $11, $12)),
+       VALUES ($1, $2, $7, $8, $9, $10, decode($11, 'hex'), decode($12, 'hex'))),
      r AS (
        SELECT * FROM unnest($3::int[], $4::text[], $5::smallint[], $6::text[])
               WITH ORDINALITY AS r(table_id, key_text, op, payload_wire, ordinal)),
      logged_rows AS (
        INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_text, op, payload_wire)
-       SELECT $1, $2, r.ordinal - 1, r.table_id, r.key_text, r.op, r.payload_wire FROM r)
+       SELECT $1, $2, r.ordinal - 1, r.table_id, CASE WHEN r.op = ${OP_CODES.DELETE} THEN r.key_text END, r.op,
+              r.payload_wire FROM r)
      INSERT INTO sync.row_state (user_pk, table_id, key_text, bundle_seq, deleted)
      SELECT $1, r.table_id, r.key_text, $2, r.op = ${OP_CODES.DELETE} FROM r
      ON CONFLICT (user_pk, table_id, key_text)

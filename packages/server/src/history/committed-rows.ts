@@ -17,7 +17,8 @@ export interface StoredBundleRow {
   bundle_seq: unknown;
   row_ordinal: number;
   table_id: number;
-  key_text: string;
+  /** NULL for an upsert committed by this layout: its key is in the payload. */
+  key_text: string | null;
   op: OpCode;
   payload_wire: string | null;
 }
@@ -25,14 +26,18 @@ export interface StoredBundleRow {
 /** A stored row as the wire carries it, at `row_version` `bundleSeq`. */
 export function toBundleRow(directory: TableDirectory, row: StoredBundleRow, bundleSeq: number): BundleRow {
   const table = directory.byId(row.table_id);
+  const payload =
+    row.payload_wire === null ? undefined : (JSON.parse(row.payload_wire) as BundleRow["payload"]);
+  // The payload's key value is the key's text: uuid keys are stored and sent lowercase dashed.
+  const key = row.key_text ?? (payload?.[table.keyColumn] as string);
   const bundleRow: BundleRow = {
     schema: table.schema,
     table: table.table,
-    key: { [table.keyColumn]: row.key_text },
+    key: { [table.keyColumn]: key },
     op: OP_NAMES[row.op],
     row_version: bundleSeq,
   };
-  if (row.payload_wire !== null) bundleRow.payload = JSON.parse(row.payload_wire) as BundleRow["payload"];
+  if (payload !== undefined) bundleRow.payload = payload;
   return bundleRow;
 }
 
@@ -65,7 +70,8 @@ export async function readCommittedRows(
     bundle_hash: string;
     canonical_request_hash: string;
   }>(
-    `SELECT source_id, source_bundle_id, row_count, bundle_hash, canonical_request_hash
+    `SELECT source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash,
+            encode(canonical_request_hash, 'hex') AS canonical_request_hash
        FROM sync.bundle_log WHERE user_pk = $1 AND bundle_seq = $2`,
     [scope.scopePk, bundleSeq],
   );

@@ -59,7 +59,8 @@ export async function readPullPage(
     row_count: number;
     bundle_hash: string;
   }>(
-    `SELECT bundle_seq, source_id, source_bundle_id, row_count, bundle_hash FROM sync.bundle_log
+    `SELECT bundle_seq, source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash
+       FROM sync.bundle_log
       WHERE user_pk = $1 AND bundle_seq > $2 AND bundle_seq <= $3
       ORDER BY bundle_seq LIMIT $4`,
     [scope.scopePk, after, stable, maxBundles + 1],

@@ -211,7 +211,8 @@ async function findCommittedTuple(
     bundle_hash: string;
     canonical_request_hash: string;
   }>(
-    `SELECT bundle_seq, row_count, bundle_hash, canonical_request_hash FROM sync.bundle_log
+    `SELECT bundle_seq, row_count, encode(bundle_hash, 'hex') AS bundle_hash,
+            encode(canonical_request_hash, 'hex') AS canonical_request_hash FROM sync.bundle_log
       WHERE user_pk = $1 AND source_id = $2 AND source_bundle_id = $3 AND bundle_seq > $4`,
     [scope.scopePk, sourceId, sourceBundleId, scope.retainedBundleFloor],
   );

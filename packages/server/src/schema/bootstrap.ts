@@ -1,5 +1,5 @@
 /**
- * Bootstrap: validate the registered tables, install or verify the `sync` layout, record the table
+ * Bootstrap: validate the registered tables, install, verify or upgrade the `sync` layout, record the table
  * catalog and (re)install the capture triggers — all in one transaction, serialized across
  * processes by an advisory lock, so a failure leaves the database as it was.
  */
@@ -7,13 +7,12 @@ import { installCaptureTriggers } from "../bundle/capture-triggers.js";
 import { inTransaction } from "../db/session.js";
 import type { SqlQueryable } from "../db/sql-pool.js";
 import { type TableRegistration, validateRegisteredTables } from "./schema-validation.js";
-import { BOOTSTRAP_LOCK_KEY, installSyncLayout } from "./sync-layout.js";
+import { BOOTSTRAP_LOCK_KEY, type LayoutOutcome, installSyncLayout } from "./sync-layout.js";
 import { type TableDirectory, syncTableCatalog } from "./table-catalog.js";
 
 /** What bootstrap did. */
 export interface BootstrapResult {
-  /** "created" on a fresh database, "verified" when a matching layout was already there. */
-  readonly layout: "created" | "verified";
+  readonly layout: LayoutOutcome;
   readonly directory: TableDirectory;
 }
 

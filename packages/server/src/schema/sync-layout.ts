@@ -11,7 +11,10 @@
  * - `source_state`: per (scope, source) sequencing and retirement.
  * - `row_state`: the authoritative version of every row a bundle touched, tombstones included.
  * - `bundle_capture_stage`: row effects captured by triggers inside the open transaction.
- * - `bundle_log` / `bundle_rows`: committed bundles and their rows in final wire form.
+ * - `bundle_log` / `bundle_rows`: committed bundles and their rows in final wire form. The two
+ *   hashes are stored as their 32 bytes (the wire's lowercase hex is 64 characters), and an upsert's
+ *   row leaves `key_text` NULL because its payload holds the key (a delete, without payload, keeps
+ *   it): together about 40 bytes less per row and 60 per bundle (docs/performance.md#storage).
  * - `push_sessions` / `push_session_rows`: staged uploads.
  * - `snapshot_sessions` / `snapshot_session_rows`: frozen after-images served in chunks, each row
  *   stored as the exact JSON text the chunk splices in. Both are UNLOGGED: a session is disposable
@@ -29,7 +32,32 @@ import { SyncLayoutError } from "./schema-errors.js";
 export const SYNC_SCHEMA = "sync";
 
 /** The label stored in `sync.meta`; a different label means a different layout. */
-export const LAYOUT_LABEL = "oversync_server_layout_v1";
+export const LAYOUT_LABEL = "oversync_server_layout_v2";
+
+/**
+ * Earlier labels this build upgrades in place, each with the statements that turn it into the next
+ * one. v1 → v2 rewrites `bundle_log` (hex hashes to bytes) and only relaxes `bundle_rows`: rows
+ * committed before keep their `key_text`, so the upgrade does not rewrite the largest table.
+ */
+const LAYOUT_UPGRADES: ReadonlyMap<string, { readonly to: string; readonly ddl: readonly string[] }> =
+  new Map([
+    [
+      "oversync_server_layout_v1",
+      {
+        to: "oversync_server_layout_v2",
+        ddl: [
+          `ALTER TABLE sync.bundle_log
+           ALTER COLUMN bundle_hash TYPE bytea USING decode(bundle_hash, 'hex'),
+           ALTER COLUMN canonical_request_hash TYPE bytea USING decode(canonical_request_hash, 'hex'),
+           ADD CONSTRAINT bundle_log_hashes_ck
+             CHECK (octet_length(bundle_hash) = 32 AND octet_length(canonical_request_hash) IN (0, 32))`,
+          `ALTER TABLE sync.bundle_rows
+           ALTER COLUMN key_text DROP NOT NULL,
+           ADD CONSTRAINT bundle_rows_delete_key_ck CHECK (op <> 3 OR key_text IS NOT NULL)`,
+        ],
+      },
+    ],
+  ]);
 
 /** Key of the transaction advisory lock that serializes bootstraps ("oversync" in ASCII). */
 export const BOOTSTRAP_LOCK_KEY = "8031718527699873379";
@@ -113,22 +141,26 @@ const LAYOUT_DDL: readonly string[] = [
     source_bundle_id bigint NOT NULL CHECK (source_bundle_id > 0),
     row_count integer NOT NULL CHECK (row_count > 0),
     byte_count bigint NOT NULL,
-    bundle_hash text NOT NULL,
-    canonical_request_hash text NOT NULL,
+    bundle_hash bytea NOT NULL,
+    canonical_request_hash bytea NOT NULL,
     committed_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_pk, bundle_seq),
-    UNIQUE (user_pk, source_id, source_bundle_id)
+    UNIQUE (user_pk, source_id, source_bundle_id),
+    -- A server write's bundle has no request, so its canonical_request_hash is empty.
+    CONSTRAINT bundle_log_hashes_ck
+      CHECK (octet_length(bundle_hash) = 32 AND octet_length(canonical_request_hash) IN (0, 32))
   )`,
   `CREATE TABLE IF NOT EXISTS sync.bundle_rows (
     user_pk bigint NOT NULL,
     bundle_seq bigint NOT NULL,
     row_ordinal integer NOT NULL CHECK (row_ordinal >= 0),
     table_id integer NOT NULL,
-    key_text text NOT NULL,
+    key_text text,
     op smallint NOT NULL CHECK (op IN (1, 2, 3)),
     payload_wire text,
     PRIMARY KEY (user_pk, bundle_seq, row_ordinal),
-    CHECK ((op = 3) = (payload_wire IS NULL))
+    CHECK ((op = 3) = (payload_wire IS NULL)),
+    CONSTRAINT bundle_rows_delete_key_ck CHECK (op <> 3 OR key_text IS NOT NULL)
   )`,
   `CREATE TABLE IF NOT EXISTS sync.push_sessions (
     push_id uuid PRIMARY KEY,
@@ -187,11 +219,18 @@ const LAYOUT_DDL: readonly string[] = [
 ];
 
 /**
- * Creates the layout in an empty or missing `sync` schema, or checks the label of an existing one
- * and adds any missing objects. Runs inside the caller's transaction. Throws SyncLayoutError for a
- * different layout label or for a `sync` schema holding objects without a label.
+ * What bootstrap did to the `sync` schema: installed it in an empty database, found it at this
+ * build's layout, or upgraded an earlier layout in place.
  */
-export async function installSyncLayout(client: SqlQueryable): Promise<"created" | "verified"> {
+export type LayoutOutcome = "created" | "verified" | "upgraded";
+
+/**
+ * Creates the layout in an empty or missing `sync` schema, or checks the label of an existing one
+ * (upgrading an earlier layout this build knows in place) and adds any missing objects. Runs inside
+ * the caller's transaction, so an upgrade that fails leaves the old layout whole. Throws
+ * SyncLayoutError for an unknown layout label or for a `sync` schema holding objects without a label.
+ */
+export async function installSyncLayout(client: SqlQueryable): Promise<LayoutOutcome> {
   const schema = quoteIdent(SYNC_SCHEMA);
   const { rows: existing } = await client.query<{ has_schema: boolean; has_meta: boolean; objects: string }>(
     `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS has_schema,
@@ -204,14 +243,21 @@ export async function installSyncLayout(client: SqlQueryable): Promise<"created"
   const state = existing[0]!;
   if (state.has_meta) {
     const { rows } = await client.query<{ layout: string }>(`SELECT layout FROM ${schema}.meta`);
-    const layout = rows[0]?.layout;
+    let layout = rows[0]?.layout;
+    const found = layout;
+    for (let upgrade = LAYOUT_UPGRADES.get(layout ?? ""); upgrade; upgrade = LAYOUT_UPGRADES.get(layout)) {
+      for (const statement of upgrade.ddl) await client.query(statement);
+      layout = upgrade.to;
+    }
     if (layout !== LAYOUT_LABEL) {
       throw new SyncLayoutError(
         `schema "${SYNC_SCHEMA}" holds layout ${JSON.stringify(layout ?? null)}, but this server needs ${JSON.stringify(LAYOUT_LABEL)}; use a server build for that layout, or drop the "${SYNC_SCHEMA}" schema (losing sync history) and bootstrap again`,
       );
     }
     for (const statement of LAYOUT_DDL) await client.query(statement);
-    return "verified";
+    if (layout === found) return "verified";
+    await client.query(`UPDATE ${schema}.meta SET layout = $1`, [LAYOUT_LABEL]);
+    return "upgraded";
   }
   if (state.has_schema && Number(state.objects) > 0) {
     throw new SyncLayoutError(

@@ -40,6 +40,7 @@ import { commitPushSession } from "../push/push-commit.js";
 import { validatePushRows } from "../push/push-rows.js";
 import { createPushSession, deletePushSession, uploadPushChunk } from "../push/push-session.js";
 import { bootstrapSyncSchema } from "../schema/bootstrap.js";
+import type { LayoutOutcome } from "../schema/sync-layout.js";
 import type { TableDirectory } from "../schema/table-catalog.js";
 import { resolveConnect } from "../scope/connect.js";
 import { checkUploadedRowSizes } from "../snapshot/snapshot-row-size.js";
@@ -80,11 +81,12 @@ const HEALTH_COUNTERS_MAX_AGE_MILLIS = 10_000;
 /** A SyncService that still has to be bootstrapped before it serves calls. */
 export interface SyncRuntime extends SyncService {
   /**
-   * Validates the registered tables and installs or verifies the `sync` layout and the capture
+   * Validates the registered tables, installs, verifies or upgrades the `sync` layout (an upgrade
+   * needs every process of the older build stopped first, see docs/scaling.md) and the capture
    * triggers. Throws UnsupportedSchemaError or SyncLayoutError; until it succeeds every call is
    * answered 503.
    */
-  bootstrap(): Promise<{ layout: "created" | "verified" }>;
+  bootstrap(): Promise<{ layout: LayoutOutcome }>;
   /** Server-originated writes with automatic source sequencing and scope initialization (server-writes.ts). */
   readonly scopeManager: ScopeManager;
   /**
@@ -186,7 +188,7 @@ class Runtime implements SyncRuntime {
         : new BundleWatchHub(this.oneShot, this.watch, this.logger, this.telemetry);
   }
 
-  async bootstrap(): Promise<{ layout: "created" | "verified" }> {
+  async bootstrap(): Promise<{ layout: LayoutOutcome }> {
     const result = await withClient(this.pool, (client) =>
       bootstrapSyncSchema(client, this.options.registeredTables),
     );
