@@ -37,17 +37,20 @@ function serverPlaces(): string[] {
   return places;
 }
 
-/** Something with node-postgres' `query(text, values)`. */
+/** A statement as node-postgres takes it: its text, or a named statement (db/named-statements.ts). */
+type Statement = string | { readonly text: string };
+
+/** Something with node-postgres' `query(statement, values)`. */
 interface Queryable {
-  query(text: string, values?: unknown[]): Promise<unknown>;
+  query(statement: Statement, values?: unknown[]): Promise<unknown>;
 }
 
 /** Wraps `target.query` so every call is recorded in `sink` first. */
 function recorded<T extends Queryable>(target: T, sink: RecordedStatement[]): T["query"] {
   const query = target.query.bind(target);
-  return ((text: string, values?: unknown[]) => {
-    sink.push({ text, places: serverPlaces() });
-    return query(text, values);
+  return ((statement: Statement, values?: unknown[]) => {
+    sink.push({ text: typeof statement === "string" ? statement : statement.text, places: serverPlaces() });
+    return query(statement, values);
   }) as T["query"];
 }
 

@@ -192,14 +192,21 @@ const ALLOWED: readonly Allowed[] = [
 
 /**
  * The places that only pass a statement on, named by file and enclosing function: one-shot queries
- * and the pool wrapper that times checkouts (db/session.ts), and the host's own SQL in a
- * server-originated write (bundle/server-writes.ts). Statements are checked at the place that wrote
+ * and the pool wrapper that times checkouts (db/session.ts), the named-statement wrapper
+ * (db/named-statements.ts), and the host's own SQL in a server-originated write
+ * (bundle/server-writes.ts). Statements are checked at the place that wrote
  * them, and a pass-through need not run in the workload (the runtime may not use a wrapper's
  * `query` at all).
  */
+/** The session wrappers every statement of a checked-out client passes through first. */
+const SESSION_WRAPPERS = new Set([
+  "db/named-statements.ts#namedStatements",
+  "db/named-statements.ts#runNamed",
+]);
 const PASS_THROUGH = new Set([
   "db/session.ts#oneShotQueries",
   "db/session.ts#timeCheckouts",
+  ...SESSION_WRAPPERS,
   "bundle/server-writes.ts#runBundle",
 ]);
 const HOST_SQL = "bundle/server-writes.ts#runBundle";
@@ -369,7 +376,9 @@ function runtimeStatements(): { text: string; place: string }[] {
   for (const statement of statements) {
     const senders = statement.places.filter((place) => places.has(place));
     const origin = senders.find((place) => !PASS_THROUGH.has(`${place.split(":")[0]}#${places.get(place)}`));
-    const first = senders[0];
+    const first = senders.find(
+      (place) => !SESSION_WRAPPERS.has(`${place.split(":")[0]}#${places.get(place)}`),
+    );
     if (first !== undefined && `${first.split(":")[0]}#${places.get(first)}` === HOST_SQL) continue;
     if (origin === undefined)
       throw new Error(`no server place sent ${JSON.stringify(statement.text.slice(0, 80))}`);

@@ -211,13 +211,22 @@ class PgliteClient implements SqlClient {
     this.#end = end;
   }
 
-  query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<SqlResult<Row>> {
+  /**
+   * Also takes node-postgres' named statement `{ name, text, values }`, as the sync runtime sends
+   * by default; PGlite has no statement cache to give the name to, so it runs the text.
+   */
+  query<Row = Record<string, unknown>>(
+    statement: string | { readonly text: string; readonly values?: unknown[] },
+    values?: unknown[],
+  ): Promise<SqlResult<Row>> {
     if (this.#released) {
       return Promise.reject(
         new CliError("client_released", "this PGlite client was released; connect() again for a new one"),
       );
     }
-    return this.#run<Row>(text, values);
+    return typeof statement === "string"
+      ? this.#run<Row>(statement, values)
+      : this.#run<Row>(statement.text, statement.values);
   }
 
   release(error?: Error | boolean): void {

@@ -4,6 +4,7 @@
  * under contention, and identifier quoting.
  */
 import { DatabaseUnavailableError, isConnectionLoss } from "./database-unavailable.js";
+import { sessionOf } from "./named-statements.js";
 import type { SqlClient, SqlPool, SqlQueryable } from "./sql-pool.js";
 
 /** Transaction isolation levels the runtime uses. */
@@ -61,7 +62,7 @@ export async function withClient<T>(pool: SqlPool, work: (client: SqlClient) => 
     } catch (error) {
       throw new DatabaseUnavailableError("could not get a database session", error);
     }
-    if (failedConnections.has(client)) {
+    if (failedConnections.has(sessionOf(client))) {
       client.release(true);
       client = undefined;
       if (attempt >= CHECKOUT_ATTEMPTS) {
@@ -89,7 +90,7 @@ export async function withClient<T>(pool: SqlPool, work: (client: SqlClient) => 
     return result;
   } catch (error) {
     client.release(error instanceof Error ? error : true);
-    if (lost !== undefined || isConnectionLoss(error) || failedConnections.has(client)) {
+    if (lost !== undefined || isConnectionLoss(error) || failedConnections.has(sessionOf(client))) {
       throw new DatabaseUnavailableError("the database connection was lost during the call", error);
     }
     throw error;

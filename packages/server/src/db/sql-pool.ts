@@ -1,6 +1,8 @@
 /**
  * The database seam: the few members of node-postgres' Pool and PoolClient the runtime uses. A
- * `pg.Pool` fits as is; PGlite fits through a small adapter. PGlite is a single session, so every
+ * `pg.Pool` fits as is; PGlite fits through a small adapter. With `preparedStatements` on (the
+ * default), a session's `query` is also called with node-postgres' `{ name, text, values }`
+ * (named-statements.ts). PGlite is a single session, so every
  * runtime operation checks out one client, does all of its work on it, and never asks the pool for
  * a second client (nor calls `pool.query`) while it holds one.
  */

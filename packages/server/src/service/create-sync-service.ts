@@ -25,6 +25,7 @@ import {
   writeWithinSyncBundle,
 } from "../bundle/server-writes.js";
 import { DatabaseUnavailableError } from "../db/database-unavailable.js";
+import { namedStatements } from "../db/named-statements.js";
 import { guardConnections, inTransaction, oneShotQueries, timeCheckouts, withClient } from "../db/session.js";
 import type { SqlClient, SqlPool, SqlQueryable } from "../db/sql-pool.js";
 import { readCommittedRows } from "../history/committed-rows.js";
@@ -175,9 +176,8 @@ class Runtime implements SyncRuntime {
     this.limits = resolveLimits(options.limits);
     this.logger = options.logger ?? consoleLogger;
     this.telemetry = guardRecorder(options.telemetry ?? NO_TELEMETRY, this.logger);
-    this.pool = timeCheckouts(options.pool, (seconds) =>
-      this.telemetry.record(SYNC_METRICS.poolWait, seconds, {}),
-    );
+    const pool = options.preparedStatements === false ? options.pool : namedStatements(options.pool);
+    this.pool = timeCheckouts(pool, (seconds) => this.telemetry.record(SYNC_METRICS.poolWait, seconds, {}));
     this.rowBudget = options.pullPageRowBudget ?? DEFAULT_PULL_PAGE_ROW_BUDGET;
     this.retention = resolveRetention(options.retention);
     this.watch = options.watch === undefined ? undefined : resolveWatchOptions(options.watch);

@@ -30,6 +30,13 @@ export class ServiceConfigError extends Error {
 export interface SyncServiceOptions {
   /** A pg Pool, or anything with the same `query` and `connect()` (see db/sql-pool.ts). */
   readonly pool: SqlPool;
+  /**
+   * Runs the runtime's statements as named (prepared) statements, parsed and planned once per
+   * connection (default true). It needs clients that take node-postgres' `query({ name, text,
+   * values })`, as pg.Pool's do: turn it off for a pool whose clients do not, or behind PgBouncer's
+   * transaction pooling before 1.21 (later versions need `max_prepared_statements` above 0).
+   */
+  readonly preparedStatements?: boolean;
   /** Reported by capabilities and status. */
   readonly appName: string;
   /** The tables to sync; bootstrap validates them and refuses anything outside the envelope. */
