@@ -1,5 +1,5 @@
 import { SignJWT, UnsecuredJWT } from "jose";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
   DEV_JWT_SECRET,
@@ -118,6 +118,23 @@ describe("JWT auth", () => {
     ["a tampered token", async () => `${(await auth.issueToken("u")).token.slice(0, -2)}xx`],
   ])("refuses %s", async (_case, make) => {
     expect(await auth.authenticate(bearer(await make()))).toBeNull();
+  });
+
+  it("still refuses a token it verified before once that token expires", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const shortLived = createJwtAuth({ secret: SECRET, ttlSeconds: 60 });
+      const { token } = await shortLived.issueToken("u");
+      const issuedAt = Date.now();
+      expect(await shortLived.authenticate(bearer(token))).toEqual({ userId: "u", workspaces: [] });
+      // Inside the clock tolerance after exp, then past it.
+      vi.setSystemTime(issuedAt + 63_000);
+      expect(await shortLived.authenticate(bearer(token))).toEqual({ userId: "u", workspaces: [] });
+      vi.setSystemTime(issuedAt + 66_000);
+      expect(await shortLived.authenticate(bearer(token))).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("refuses requests without a bearer token", async () => {
