@@ -1,7 +1,8 @@
 /**
  * The runtime's statements run as named (prepared) statements by default: each connection prepares
- * a text once and reuses it, so repeating a call prepares nothing new; `preparedStatements: false`
- * prepares none (PgBouncer transaction pooling before 1.21 needs that).
+ * a text once and reuses it, so repeating a call prepares nothing new; the host's own SQL in a
+ * server write stays unnamed; `preparedStatements: false` prepares none (PgBouncer transaction
+ * pooling before 1.21 needs that).
  */
 import { type SyncRuntime, createSyncService } from "@oversync/server";
 import pg from "pg";
@@ -65,6 +66,20 @@ describe("named statements", () => {
     expect(await preparedOnSession()).toBe(prepared);
     const { rows } = await pool.query("SELECT count(*)::int AS n FROM business.users");
     expect(rows).toEqual([{ n: 7 }]);
+  });
+
+  it("runs the host's SQL in a server write unnamed", async () => {
+    await start();
+    const host = "INSERT INTO business.users (id, name, email) VALUES ($1, 'Host', 'host@example.com')";
+    await service.scopeManager.execWrite("ada", { writerId: "server:import" }, (tx) =>
+      tx.query(host, [uuid()]),
+    );
+    expect(await preparedOnSession()).toBeGreaterThan(0);
+    const { rows } = await pool.query(
+      "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1",
+      [host],
+    );
+    expect(rows).toEqual([{ n: 0 }]);
   });
 
   it("prepares nothing with preparedStatements: false", async () => {

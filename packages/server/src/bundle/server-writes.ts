@@ -19,6 +19,7 @@ import {
   sourceIdProblem,
   scopeIdProblem,
 } from "@oversync/protocol";
+import { sessionOf } from "../db/named-statements.js";
 import type { SqlQueryable, SqlResult } from "../db/sql-pool.js";
 import type { TableDirectory } from "../schema/table-catalog.js";
 import { checkCreateSequence, loadSourceState, sourceRetiredError } from "../scope/source-state.js";
@@ -230,7 +231,8 @@ async function runBundle<T>(
           ),
         );
       }
-      return client.query<Row>(text, values);
+      // The host's texts may be built per call, so they are not kept as named statements.
+      return sessionOf(client).query<Row>(text, values);
     },
   };
   const target = {

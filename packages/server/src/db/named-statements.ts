@@ -4,13 +4,14 @@
  * Measured in-process on a one-row push (create, chunk, commit, committed rows): 9.5 → 6.8 ms of
  * database time. Statements without values (BEGIN, COMMIT, DDL) stay unnamed.
  */
-import type { SqlClient, SqlPool, SqlResult } from "./sql-pool.js";
+import type { SqlClient, SqlPool, SqlQueryable, SqlResult } from "./sql-pool.js";
 
 /**
- * Texts given a name; a text built per call (none is today) must not grow every connection's
- * statement cache without end, so texts beyond the bound run unnamed.
+ * Texts given a name. The runtime's texts are a fixed set (a few per registered table), and the
+ * host's SQL in a server write runs unnamed (sessionOf); the bound keeps texts that were ever
+ * built per call from growing every connection's statement cache without end.
  */
-const NAMED_TEXTS_LIMIT = 2000;
+const NAMED_TEXTS_LIMIT = 500;
 const names = new Map<string, string>();
 
 /** node-postgres' query config: `query({ name, text, values })` prepares `text` once under `name`. */
@@ -18,11 +19,11 @@ interface NamedQueryable {
   query<Row>(statement: { name: string; text: string; values: unknown[] }): Promise<SqlResult<Row>>;
 }
 
-/** The session a wrapped client runs on, so withClient can tell whether its connection failed. */
-const sessions = new WeakMap<SqlClient, SqlClient>();
+/** The session a wrapped client runs on: withClient checks whether its connection failed. */
+const sessions = new WeakMap<SqlQueryable, SqlClient>();
 
-/** The pool's own client behind `client` (itself when it is not wrapped). */
-export function sessionOf(client: SqlClient): SqlClient {
+/** The pool's own client behind `client` (itself when it is not wrapped); its statements run unnamed. */
+export function sessionOf(client: SqlQueryable): SqlQueryable {
   return sessions.get(client) ?? client;
 }
 
