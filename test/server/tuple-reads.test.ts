@@ -145,4 +145,33 @@ describe(`with ${OTHER_USERS} other users, each call reads only its own data`, (
       expect(overBound).toStrictEqual([]);
     });
   }
+
+  it("a chunk late in a large snapshot reads that chunk, even with statistics from before the session", async () => {
+    const rows = 3000;
+    const chunk = 100;
+    const large = actor(`large-${uuid()}`);
+    await initializeScope(service, large);
+    await push(
+      service,
+      large,
+      1,
+      Array.from({ length: rows }, (_, i) => docRow(`d-${i}`, "x")),
+    );
+    // The snapshot rows table analyzed while it holds one small session only.
+    const small = await service.createSnapshotSession(actor("user-3", "stats-device"), {});
+    await db.pool.query("ANALYZE sync.snapshot_session_rows");
+    const session = await service.createSnapshotSession(large, {});
+    expect(session.row_count).toBe(rows);
+    const reads = await readsOf(() =>
+      service.getSnapshotChunk(large, {
+        snapshot_id: session.snapshot_id,
+        after_row_ordinal: rows - 2 * chunk,
+        max_rows: chunk,
+        max_bytes: 1 << 20,
+      }),
+    );
+    await service.deleteSnapshotSession(large, session.snapshot_id);
+    await service.deleteSnapshotSession(actor("user-3", "stats-device"), small.snapshot_id);
+    expect(reads).toBeLessThanOrEqual(chunk + OWN_DATA_BOUND);
+  });
 });

@@ -270,16 +270,17 @@ export async function readSnapshotChunk(
   );
   await takeSnapshotSlot(client, "chunk", limits.max_concurrent_snapshot_chunk_requests);
 
-  // The running byte total is computed over the row lengths alone; only rows within the budget
-  // have their text read.
-  const { rows } = await client.query<{ byte_length: number; running: unknown; row_text: string | null }>(
-    `SELECT p.byte_length, p.running, CASE WHEN p.running <= $4 THEN r.row_text END AS row_text
-       FROM (SELECT row_ordinal, byte_length, sum(byte_length) OVER (ORDER BY row_ordinal) AS running
+  // One range read of the primary key: rows within the byte budget come with their text, and the
+  // first row always comes (with its length) so an oversized one can be reported. A self-join that
+  // read the texts separately was planned, when the table's statistics predated a large session,
+  // as a nested loop rescanning the whole session for every row (seconds per chunk late in it).
+  const { rows } = await client.query<{ byte_length: number; row_text: string | null }>(
+    `SELECT byte_length, CASE WHEN running <= $4 THEN row_text END AS row_text
+       FROM (SELECT row_ordinal, byte_length, row_text, sum(byte_length) OVER (ORDER BY row_ordinal) AS running
                FROM sync.snapshot_session_rows WHERE snapshot_id = $1 AND row_ordinal > $2
               ORDER BY row_ordinal LIMIT $3) p
-       JOIN sync.snapshot_session_rows r ON r.snapshot_id = $1 AND r.row_ordinal = p.row_ordinal
-      WHERE p.running <= $4 OR p.row_ordinal = $2 + 1
-      ORDER BY p.row_ordinal`,
+      WHERE running <= $4 OR row_ordinal = $2 + 1
+      ORDER BY row_ordinal`,
     [snapshotId, after, maxRows, maxBytes],
   );
   const page: SnapshotRowText[] = [];
