@@ -2,7 +2,9 @@
  * JSON responses and error bodies. Every error goes out as `{error, message}` (plus the code's
  * documented extras) with `Content-Type: application/json`; nothing else of an error ever leaves.
  */
-import { type OversyncError, utf8ByteLength } from "@oversync/protocol";
+import type { OversyncError } from "@oversync/protocol";
+
+const UTF8 = new TextEncoder();
 
 /** A JSON response with an exact Content-Length, so a plain body is never sent chunked. */
 export function jsonResponse(
@@ -10,15 +12,29 @@ export function jsonResponse(
   status = 200,
   headers?: Readonly<Record<string, string>>,
 ): Response {
-  const text = JSON.stringify(body);
-  return new Response(text, {
+  return jsonTextResponse(JSON.stringify(body), status, headers);
+}
+
+/**
+ * A response whose JSON is already text (pull pages; snapshot chunks splice stored row text). The
+ * text is encoded once, natively, here: the Content-Length is the encoded body's own length, and
+ * the Response need not encode it again (a pull page is megabytes).
+ */
+export function jsonTextResponse(
+  text: string,
+  status = 200,
+  headers?: Readonly<Record<string, string>>,
+): Response {
+  const body = UTF8.encode(text);
+  return new Response(body, {
     status,
-    headers: {
-      ...headers,
-      "content-type": "application/json",
-      "content-length": String(utf8ByteLength(text)),
-    },
+    headers: { ...headers, "content-type": "application/json", "content-length": String(body.byteLength) },
   });
+}
+
+/** The body length of a response built here, for the transfer metrics. */
+export function contentLength(response: Response): number {
+  return Number(response.headers.get("content-length"));
 }
 
 /** An empty 204 response, as DELETE endpoints answer. */
@@ -49,14 +65,6 @@ export function errorResponse(error: OversyncError, headers?: Readonly<Record<st
   return jsonResponse({ ...body, message: boundedMessage(body.message) }, error.status, {
     ...retryAfter(error),
     ...headers,
-  });
-}
-
-/** A response whose JSON text is already formatted (snapshot chunks splice stored row text). */
-export function jsonTextResponse(text: string, status = 200): Response {
-  return new Response(text, {
-    status,
-    headers: { "content-type": "application/json", "content-length": String(utf8ByteLength(text)) },
   });
 }
 

@@ -13,7 +13,7 @@ import {
 } from "@oversync/protocol";
 import { SYNC_METRICS } from "../telemetry/sync-metrics.js";
 import type { TelemetryRecorder } from "../telemetry/telemetry-recorder.js";
-import { jsonResponse, jsonTextResponse, noContentResponse } from "./responses.js";
+import { contentLength, jsonResponse, jsonTextResponse, noContentResponse } from "./responses.js";
 import { type SyncRoute, adminRoute, endpointRoute } from "./routes.js";
 import { WATCH_ROUTE } from "./watch-route.js";
 
@@ -101,10 +101,10 @@ export const SYNC_ROUTES: readonly SyncRoute[] = [
   ),
   endpointRoute(ENDPOINTS.pull, async ({ service, actor, url, telemetry }) => {
     const page = await service.pull(actor, ENDPOINTS.pull.query.decode(url.searchParams));
-    const text = JSON.stringify(page);
+    const response = jsonResponse(page);
     const rows = page.bundles.reduce((sum, bundle) => sum + bundle.rows.length, 0);
-    recordTransfer(telemetry, "pull", rows, utf8ByteLength(text));
-    return jsonTextResponse(text);
+    recordTransfer(telemetry, "pull", rows, contentLength(response));
+    return response;
   }),
   endpointRoute(ENDPOINTS.snapshotCreate, async ({ service, actor, bodyText }) =>
     jsonResponse(
@@ -115,9 +115,9 @@ export const SYNC_ROUTES: readonly SyncRoute[] = [
     const snapshotId = snapshotIdParam(params.snapshot_id);
     const query = ENDPOINTS.snapshotChunk.query.decode(url.searchParams);
     const chunk = await service.getSnapshotChunk(actor, { snapshot_id: snapshotId, ...query });
-    const text = formatSnapshotChunkBody(chunk);
-    recordTransfer(telemetry, "snapshot", chunk.rows.length, utf8ByteLength(text));
-    return jsonTextResponse(text);
+    const response = jsonTextResponse(formatSnapshotChunkBody(chunk));
+    recordTransfer(telemetry, "snapshot", chunk.rows.length, contentLength(response));
+    return response;
   }),
   endpointRoute(ENDPOINTS.snapshotDelete, async ({ service, actor, params }) => {
     await service.deleteSnapshotSession(actor, snapshotIdParam(params.snapshot_id));
