@@ -101,6 +101,11 @@ export class RequestFaults {
       if (rule.when === "after") {
         const handled = await handler(request, connection);
         await handled.body?.cancel();
+      } else if (!request.bodyUsed) {
+        // Read the request as the server would have: a response sent while its body is still
+        // arriving ends the connection (node-listener.ts), and a cut connection without a length
+        // or chunked framing would then look to the client like a whole, empty body.
+        await request.arrayBuffer();
       }
       return faultResponse(rule.answer);
     };
