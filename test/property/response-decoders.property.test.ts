@@ -26,6 +26,8 @@ import {
 } from "@oversync/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { isPlainPullResponse, pullResponseSchema } from "../../packages/protocol/src/wire/pull.js";
+import { safeDecode } from "../../packages/protocol/src/wire/shared.js";
 import { hostileBody, hostileJson, render, textOf } from "./hostile-json.js";
 import { runs } from "./property-runs.js";
 import {
@@ -302,6 +304,32 @@ describe.each(JSON_DECODERS)("$name", (decoder) => {
         );
       }),
       runs(100),
+    );
+  });
+});
+
+describe("pull response fast path", () => {
+  it("takes a page only when the schema accepts it unchanged", () => {
+    fc.assert(
+      fc.property(
+        pull.chain(({ body }) => hostileJson(fc.constant(body))),
+        (json) => {
+          if (!isPlainPullResponse(json)) return;
+          const decoded = safeDecode(pullResponseSchema, json);
+          expect(decoded.ok).toBe(true);
+          expect(decoded.ok && decoded.value).toStrictEqual(json);
+        },
+      ),
+      runs(1000),
+    );
+  });
+
+  it("takes every valid page", () => {
+    fc.assert(
+      fc.property(pull, ({ body }) => {
+        expect(isPlainPullResponse(JSON.parse(JSON.stringify(body)))).toBe(true);
+      }),
+      runs(200),
     );
   });
 });

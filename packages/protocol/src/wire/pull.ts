@@ -1,6 +1,7 @@
 /** `GET /sync/pull` (protocol-latest §1.8). */
 import * as z from "zod";
-import { bundleRowSchema } from "./bundle-row.js";
+import { SOURCE_ID_PATTERN } from "../capabilities.js";
+import { bundleRowSchema, isPlainBundleRow, isPlainObject } from "./bundle-row.js";
 import { decodeQuery, decodeResponseValue, queryInt, requireResponse } from "./decode.js";
 import { envelopeInt, sourceIdSchema } from "./shared.js";
 
@@ -50,7 +51,9 @@ export function decodePullResponse(
   json: unknown,
   request: { afterBundleSeq: number; targetBundleSeq?: number | undefined },
 ): PullResponse {
-  const response = decodeResponseValue(pullResponseSchema, json, "pull response");
+  const response = isPlainPullResponse(json)
+    ? json
+    : decodeResponseValue(pullResponseSchema, json, "pull response");
   const { afterBundleSeq, targetBundleSeq } = request;
   const stable = response.stable_bundle_seq;
   requireResponse(
@@ -92,4 +95,34 @@ export function decodePullResponse(
     );
   }
   return response;
+}
+
+function isPositiveInt(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) > 0;
+}
+
+/**
+ * True when `value` is a pull page pullResponseSchema accepts as it is, with no member it would
+ * strip (isPlainBundleRow for its rows): a page of 10,000 rows then decodes in ~5 ms instead of
+ * ~100 ms. Anything else goes through the schema, which words the error.
+ */
+export function isPlainPullResponse(value: unknown): value is PullResponse {
+  if (!isPlainObject(value)) return false;
+  const { stable_bundle_seq: stable, bundles, has_more: hasMore } = value;
+  if (Object.keys(value).length !== 3 || typeof hasMore !== "boolean" || !Array.isArray(bundles))
+    return false;
+  if (!Number.isSafeInteger(stable) || (stable as number) < 0) return false;
+  for (const bundle of bundles) {
+    if (!isPlainObject(bundle)) return false;
+    const { bundle_seq, source_id, source_bundle_id, rows, row_count, bundle_hash } = bundle;
+    const hasCount = Object.hasOwn(bundle, "row_count");
+    const hasHash = Object.hasOwn(bundle, "bundle_hash");
+    if (Object.keys(bundle).length !== 4 + Number(hasCount) + Number(hasHash)) return false;
+    if (!isPositiveInt(bundle_seq) || !isPositiveInt(source_bundle_id)) return false;
+    if (typeof source_id !== "string" || !SOURCE_ID_PATTERN.test(source_id)) return false;
+    if (hasCount && (!Number.isSafeInteger(row_count) || (row_count as number) < 0)) return false;
+    if (hasHash && typeof bundle_hash !== "string") return false;
+    if (!Array.isArray(rows) || !rows.every(isPlainBundleRow)) return false;
+  }
+  return true;
 }

@@ -50,7 +50,7 @@ export function integerJsonSchema(bound: IntBound, max?: number) {
 }
 
 /** At least one non-whitespace character (what `trim()` leaves non-empty). */
-const NON_BLANK = /\S/;
+export const NON_BLANK = /\S/;
 
 /** A string with at least one non-whitespace character. */
 export function nonBlankString(label: string) {
