@@ -178,7 +178,7 @@ const ALLOWED: readonly Allowed[] = [
   },
   {
     statement:
-      /^SELECT p\.byte_length, p\.running, .* FROM sync\.snapshot_session_rows WHERE snapshot_id = \$1 AND row_ordinal > \$2 /,
+      /^SELECT byte_length, .* FROM sync\.snapshot_session_rows WHERE snapshot_id = \$1 AND row_ordinal > \$2 /,
     category: "session-keyed",
     reason: "reads a chunk of the session the same transaction found for the actor's scope",
   },
