@@ -28,6 +28,7 @@ import {
   SNAPSHOT_SLOT_LOCK_CLASSES,
   type SnapshotSlotKind,
 } from "../../packages/server/src/snapshot/snapshot-capacity.js";
+import { untilClient } from "../support/client-events.js";
 import { type TestDatabase, createTestDatabase } from "../support/postgres.js";
 import { type RoundRobinProxy, startRoundRobinProxy } from "../support/round-robin-proxy.js";
 import { type ServeProcess, startServe } from "../support/serve-process.js";
@@ -85,36 +86,7 @@ afterAll(async () => {
 
 /** Resolves once `check` holds, re-checked on the device's table and status changes and every 100 ms. */
 function until(device: Device, what: string, check: () => Promise<boolean>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    let running = false;
-    const finish = (error?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      clearInterval(tick);
-      offTables();
-      offStatus();
-      if (error === undefined) resolve();
-      else reject(error);
-    };
-    const evaluate = async () => {
-      if (settled || running) return;
-      running = true;
-      try {
-        if (await check()) finish();
-      } catch (error) {
-        finish(error as Error);
-      } finally {
-        running = false;
-      }
-    };
-    const deadline = setTimeout(() => finish(new Error(`timed out waiting for ${what}`)), WAIT_MILLIS);
-    const tick = setInterval(() => void evaluate(), 100);
-    const offTables = device.client.onTablesChanged(() => void evaluate());
-    const offStatus = device.client.onStatus(() => void evaluate());
-    void evaluate();
-  });
+  return untilClient(device.client, what, check, { timeoutMillis: WAIT_MILLIS, pollMillis: 100 });
 }
 
 /** Percentiles of a list of milliseconds, rounded to 0.1 ms. */

@@ -117,7 +117,7 @@ describe("stop() during a long automatic operation", () => {
       reader.client,
       "the reader to catch up",
       async () => (await userCount(reader)) === bundles,
-      EVENT_TIMEOUT_MILLIS,
+      { timeoutMillis: EVENT_TIMEOUT_MILLIS },
     );
     expect(await reader.client.lastBundleSeqSeen()).toBe(target);
     expect(reader.errors).toEqual([]);
@@ -163,7 +163,7 @@ describe("stop() during a long automatic operation", () => {
       writer.client,
       "the upload",
       async () => writer.client.status.pendingChangeCount === 0,
-      EVENT_TIMEOUT_MILLIS,
+      { timeoutMillis: EVENT_TIMEOUT_MILLIS },
     );
     expect(writer.requests.get("commit")).toBe(1);
     expect(writer.errors).toEqual([]);
