@@ -7,7 +7,11 @@
 import {
   CanonicalJsonError,
   canonicalJson,
+  bundleHashJson,
+  bundleHashJsonOfTexts,
   canonicalRequestHash,
+  canonicalRequestJson,
+  canonicalRequestJsonOfTexts,
   findLoneSurrogate,
   sha256Hex,
   utf8ByteLength,
@@ -168,6 +172,67 @@ describe("byte measures and hashes", () => {
         expect(sha256Hex(text)).toBe(sha256Hex(new TextEncoder().encode(text)));
         expect(sha256Hex(text)).toMatch(/^[0-9a-f]{64}$/);
       }),
+      runs(200),
+    );
+  });
+
+  it("request and bundle hash inputs, assembled around canonical texts, are the reference canonical JSON of the hashed rows", () => {
+    const wellFormedRow = pushRow.filter((row) => {
+      try {
+        canonicalRequestHash([row]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    fc.assert(
+      fc.property(
+        fc.array(wellFormedRow, { maxLength: 5 }),
+        fc.bigInt({ min: 1n, max: 2n ** 63n - 1n }),
+        (rows, version) => {
+          const payloadOf = (row: (typeof rows)[number]) =>
+            row.op === "DELETE" ? null : (row.payload ?? null);
+          const texts = rows.map((row) => ({
+            schema: row.schema,
+            table: row.table,
+            op: row.op,
+            keyJson: canonicalJson(row.key),
+            payloadJson:
+              row.payload === undefined || row.payload === null ? null : canonicalJson(row.payload),
+          }));
+          const request = reference(
+            rows.map((row, index) => ({
+              row_ordinal: String(index),
+              schema: row.schema,
+              table: row.table,
+              key: row.key,
+              op: row.op,
+              base_row_version: String(row.base_row_version),
+              payload: payloadOf(row),
+            })),
+          );
+          expect(canonicalRequestJson(rows)).toBe(request);
+          expect(
+            canonicalRequestJsonOfTexts(
+              texts.map((row, i) => ({ ...row, base_row_version: rows[i]!.base_row_version })),
+            ),
+          ).toBe(request);
+          const bundle = reference(
+            rows.map((row, index) => ({
+              row_ordinal: String(index),
+              row_version: String(version),
+              schema: row.schema,
+              table: row.table,
+              key: row.key,
+              op: row.op,
+              payload: payloadOf(row),
+            })),
+          );
+          const bundleRows = rows.map((row) => ({ ...row, row_version: version }));
+          expect(bundleHashJson(bundleRows)).toBe(bundle);
+          expect(bundleHashJsonOfTexts(texts.map((row) => ({ ...row, row_version: version })))).toBe(bundle);
+        },
+      ),
       runs(200),
     );
   });

@@ -3,6 +3,7 @@ import {
   CanonicalJsonError,
   canonicalJson,
   findLoneSurrogate,
+  portableSha256Hex,
   sha256Hex,
   utf8ByteLength,
 } from "./canonical-json.js";
@@ -54,6 +55,24 @@ describe("sha256Hex and utf8ByteLength", () => {
   it("hashes the UTF-8 bytes of a string the same as the bytes themselves", () => {
     expect(sha256Hex("")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     expect(sha256Hex("é😀")).toBe(sha256Hex(new TextEncoder().encode("é😀")));
+  });
+
+  it("uses node:crypto in Node and agrees with the portable implementation byte for byte", () => {
+    expect(sha256Hex).not.toBe(portableSha256Hex);
+    const texts = ["", "abc", "é😀\u2028\u0000", "\ud800 lone \udc00", "x".repeat(1_000_003)];
+    for (let seed = 1; seed <= 200; seed++) {
+      texts.push(
+        String.fromCharCode(
+          ...Array.from({ length: seed * 7 }, (_, i) => (seed * 7919 + i * 104729) % 65536),
+        ),
+      );
+    }
+    for (const text of texts) {
+      expect(sha256Hex(text)).toBe(portableSha256Hex(text));
+      const bytes = new TextEncoder().encode(text);
+      expect(sha256Hex(bytes)).toBe(portableSha256Hex(bytes));
+    }
+    expect(portableSha256Hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   });
 
   it("counts 1, 2, 3 and 4 byte sequences and a range", () => {

@@ -31,19 +31,39 @@ export interface BundleHashRow {
   readonly payload?: Readonly<Record<string, unknown>> | null;
 }
 
+/**
+ * A row whose key and payload are canonical JSON texts already (as both sides store them), so the
+ * hash input is assembled around them instead of parsing and re-canonicalizing every payload.
+ */
+export interface CanonicalRowTexts {
+  readonly schema: string;
+  readonly table: string;
+  readonly op: RowOp;
+  /** canonicalJson of the wire key. */
+  readonly keyJson: string;
+  /** canonicalJson of the wire payload; a DELETE hashes null whatever this holds. */
+  readonly payloadJson: string | null;
+}
+
 /** The canonical JSON text hashed into `canonical_request_hash`: rows in upload order, ordinals from 0. */
 export function canonicalRequestJson(rows: readonly RequestHashRow[]): string {
-  return canonicalJson(
-    rows.map((row, index) => ({
-      row_ordinal: decimal(index, "row_ordinal"),
-      schema: row.schema,
-      table: row.table,
-      key: row.key,
-      op: row.op,
-      base_row_version: decimal(row.base_row_version, "base_row_version"),
-      payload: hashedPayload(row),
-    })),
+  return canonicalRequestJsonOfTexts(
+    rows.map((row) => ({ ...canonicalTextsOf(row), base_row_version: row.base_row_version })),
   );
+}
+
+/** canonicalRequestJson of rows whose key and payload are canonical texts already. */
+export function canonicalRequestJsonOfTexts(
+  rows: readonly (CanonicalRowTexts & { readonly base_row_version: WireInteger })[],
+): string {
+  const quote = quoter();
+  // Members in canonical (sorted) order: base_row_version, key, op, payload, row_ordinal, schema, table.
+  const parts = rows.map(
+    (row, index) =>
+      `{"base_row_version":"${decimal(row.base_row_version, "base_row_version")}","key":${row.keyJson},"op":"${row.op}",` +
+      `"payload":${payloadText(row)},"row_ordinal":"${index}","schema":${quote(row.schema)},"table":${quote(row.table)}}`,
+  );
+  return `[${parts.join(",")}]`;
 }
 
 /** `canonical_request_hash`: lowercase hex SHA-256 of canonicalRequestJson(rows). */
@@ -53,22 +73,57 @@ export function canonicalRequestHash(rows: readonly RequestHashRow[]): string {
 
 /** The canonical JSON text hashed into `bundle_hash`: rows in bundle order, ordinals from 0. */
 export function bundleHashJson(rows: readonly BundleHashRow[]): string {
-  return canonicalJson(
-    rows.map((row, index) => ({
-      row_ordinal: decimal(index, "row_ordinal"),
-      row_version: decimal(row.row_version, "row_version"),
-      schema: row.schema,
-      table: row.table,
-      key: row.key,
-      op: row.op,
-      payload: hashedPayload(row),
-    })),
+  return bundleHashJsonOfTexts(
+    rows.map((row) => ({ ...canonicalTextsOf(row), row_version: row.row_version })),
   );
+}
+
+/** bundleHashJson of rows whose key and payload are canonical texts already. */
+export function bundleHashJsonOfTexts(
+  rows: readonly (CanonicalRowTexts & { readonly row_version: WireInteger })[],
+): string {
+  const quote = quoter();
+  // Members in canonical (sorted) order: key, op, payload, row_ordinal, row_version, schema, table.
+  const parts = rows.map(
+    (row, index) =>
+      `{"key":${row.keyJson},"op":"${row.op}","payload":${payloadText(row)},"row_ordinal":"${index}",` +
+      `"row_version":"${decimal(row.row_version, "row_version")}","schema":${quote(row.schema)},"table":${quote(row.table)}}`,
+  );
+  return `[${parts.join(",")}]`;
 }
 
 /** `bundle_hash`: lowercase hex SHA-256 of bundleHashJson(rows). */
 export function bundleHash(rows: readonly BundleHashRow[]): string {
   return sha256Hex(bundleHashJson(rows));
+}
+
+function canonicalTextsOf(row: RequestHashRow | BundleHashRow): CanonicalRowTexts {
+  const payload = hashedPayload(row);
+  return {
+    schema: row.schema,
+    table: row.table,
+    op: row.op,
+    keyJson: canonicalJson(row.key),
+    payloadJson: payload === null ? null : canonicalJson(payload),
+  };
+}
+
+function payloadText(row: CanonicalRowTexts): string {
+  // DELETE rows hash a null payload whether the wire omitted it or sent null.
+  return row.op === "DELETE" ? "null" : (row.payloadJson ?? "null");
+}
+
+/** Canonical JSON of schema and table names, each written once per hash input. */
+function quoter(): (name: string) => string {
+  const quoted = new Map<string, string>();
+  return (name) => {
+    let text = quoted.get(name);
+    if (text === undefined) {
+      text = canonicalJson(name);
+      quoted.set(name, text);
+    }
+    return text;
+  };
 }
 
 /** A snapshot row as served in a chunk. */
@@ -91,10 +146,31 @@ export interface SnapshotRowText {
  * with no whitespace (§3.4). The server splices `text` into chunks verbatim and sums `byteLength`.
  */
 export function snapshotRowJson(row: SnapshotRowInput): SnapshotRowText {
+  return snapshotRowJsonOfTexts({
+    schema: row.schema,
+    table: row.table,
+    keyJson: JSON.stringify(row.key),
+    row_version: row.row_version,
+    payloadJson: JSON.stringify(row.payload),
+  });
+}
+
+/**
+ * snapshotRowJson of a row whose key and payload are JSON texts already. Canonical texts give the
+ * served row's exact `byteLength` whatever member order the server writes: the same members with
+ * the same spellings in another order take the same bytes.
+ */
+export function snapshotRowJsonOfTexts(row: {
+  readonly schema: string;
+  readonly table: string;
+  readonly keyJson: string;
+  readonly row_version: WireInteger;
+  readonly payloadJson: string;
+}): SnapshotRowText {
   const text =
     `{"schema":${JSON.stringify(row.schema)},"table":${JSON.stringify(row.table)},` +
-    `"key":${JSON.stringify(row.key)},"row_version":${decimal(row.row_version, "row_version")},` +
-    `"payload":${JSON.stringify(row.payload)}}`;
+    `"key":${row.keyJson},"row_version":${decimal(row.row_version, "row_version")},` +
+    `"payload":${row.payloadJson}}`;
   return { text, byteLength: utf8ByteLength(text) };
 }
 

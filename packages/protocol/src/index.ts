@@ -72,13 +72,17 @@ export {
 export {
   bundleHash,
   bundleHashJson,
+  bundleHashJsonOfTexts,
   type BundleHashRow,
   canonicalRequestHash,
   canonicalRequestJson,
+  canonicalRequestJsonOfTexts,
+  type CanonicalRowTexts,
   type RequestHashRow,
   type RowOp,
   type SnapshotRowInput,
   snapshotRowJson,
+  snapshotRowJsonOfTexts,
   type SnapshotRowText,
   type WireInteger,
 } from "./hashes.js";

@@ -8,7 +8,14 @@
  * parents first and deletes children first, and `canonical_request_hash` is computed over the wire
  * rows exactly as they will be uploaded.
  */
-import { type RowOp, canonicalJson, canonicalRequestHash } from "@oversync/protocol";
+import {
+  type CanonicalRowTexts,
+  type RowOp,
+  bundleHashJsonOfTexts,
+  canonicalJson,
+  canonicalRequestJsonOfTexts,
+  sha256Hex,
+} from "@oversync/protocol";
 import { wireKeyOfLocalKeyJson, wirePayloadOfLocalPayload } from "../store/payload-codec.js";
 import {
   type DirtyRow,
@@ -136,16 +143,27 @@ export async function clearOutbox(state: RuntimeState): Promise<void> {
 
 /** `canonical_request_hash` of outbox rows, as the push-session create request carries it. */
 export function outboxRequestHash(schema: string, rows: readonly OutboxRow[]): string {
-  return canonicalRequestHash(
-    rows.map((row) => ({
-      schema,
-      table: row.tableName,
-      key: JSON.parse(row.wireKeyJson) as Record<string, string>,
-      op: row.op,
-      base_row_version: row.baseRowVersion,
-      payload: row.wirePayload === null ? null : (JSON.parse(row.wirePayload) as Record<string, unknown>),
-    })),
+  return sha256Hex(
+    canonicalRequestJsonOfTexts(
+      rows.map((row) => ({ ...outboxRowTexts(schema, row), base_row_version: row.baseRowVersion })),
+    ),
   );
+}
+
+/**
+ * The `bundle_hash` the server gives this outbox when it commits the rows exactly as uploaded, in
+ * upload order, as bundle `bundleSeq`. Equal to the committed bundle's hash, it proves every
+ * committed row is the uploaded one (no value normalised, no row added by a server trigger).
+ */
+export function outboxBundleHash(schema: string, rows: readonly OutboxRow[], bundleSeq: bigint): string {
+  return sha256Hex(
+    bundleHashJsonOfTexts(rows.map((row) => ({ ...outboxRowTexts(schema, row), row_version: bundleSeq }))),
+  );
+}
+
+function outboxRowTexts(schema: string, row: OutboxRow): CanonicalRowTexts {
+  // The outbox stores the wire key and payload as canonical JSON already.
+  return { schema, table: row.tableName, op: row.op, keyJson: row.wireKeyJson, payloadJson: row.wirePayload };
 }
 
 /** The persisted outbox, checked for consistency with its bundle row and the current source. */

@@ -64,6 +64,46 @@ export async function replayCommittedBundle(
   });
 }
 
+/**
+ * Replays a committed bundle proven to hold exactly the uploaded rows (outboxBundleHash equals its
+ * bundle_hash). A key with no dirty row has not been written since the freeze (every app write is
+ * captured as one), so its local row already holds the committed values: only its row state moves
+ * to the bundle, for all such keys in one statement. Keys the app wrote meanwhile are rebased as in
+ * replayCommittedBundle.
+ */
+export async function replayUploadedBundle(
+  ctx: EngineContext,
+  outbox: Outbox,
+  committed: CommittedBundleIdentity,
+): Promise<void> {
+  const bundleSeq = BigInt(committed.bundle_seq);
+  await applyAuthoritatively(ctx, async (state) => {
+    const written = new Set(
+      (await state.listDirtyRows()).map((dirty) => rowId(dirty.tableName, dirty.keyJson)),
+    );
+    await state.putOutboxRowStates(bundleSeq);
+    for (const uploaded of outbox.rows) ctx.changes.recordSyncWrite(uploaded.tableName);
+    for (const uploaded of outbox.rows) {
+      if (!written.has(rowId(uploaded.tableName, uploaded.keyJson))) continue;
+      const plan = await planReplay(state, uploaded);
+      if (plan.kind === "preserve") {
+        await state.putDirtyRow({
+          tableName: uploaded.tableName,
+          keyJson: uploaded.keyJson,
+          op: plan.op,
+          baseRowVersion: bundleSeq,
+          payload: plan.payload,
+        });
+      } else {
+        // The live row holds the uploaded values again: the committed row, already in place.
+        await state.deleteDirtyRow(uploaded.tableName, uploaded.keyJson);
+      }
+    }
+    await finishCommittedBundle(state, outbox, bundleSeq);
+    await forgetCommittedRejections(state, outbox.rows);
+  });
+}
+
 /** Advances the source sequence and (if contiguous) the checkpoint, clears lease and outbox. */
 async function finishCommittedBundle(state: ApplyState, outbox: Outbox, bundleSeq: bigint): Promise<void> {
   const { bundle } = outbox;

@@ -22,8 +22,8 @@ import { NO_OPERATION } from "../store/runtime-state.js";
 import { decodeAuthoritativeRow } from "./authoritative-rows.js";
 import { type EngineContext, openStore, stopPoint, toWireInt } from "./engine-context.js";
 import { resolvePushConflict } from "./push-conflict.js";
-import { type Outbox, resumeOrFreezeOutbox, returnOutboxToQueue } from "./push-freeze.js";
-import { replayCommittedBundle } from "./push-replay.js";
+import { type Outbox, outboxBundleHash, resumeOrFreezeOutbox, returnOutboxToQueue } from "./push-freeze.js";
+import { replayCommittedBundle, replayUploadedBundle } from "./push-replay.js";
 import { isPermanentRefusal, oversizedRow, rejectOutboxRow } from "./rejected-changes.js";
 import { fetchCommittedBundle, uploadAndCommit } from "./push-upload.js";
 import type { PushOutcome } from "./results.js";
@@ -193,8 +193,15 @@ async function pushWithConflictRetries(ctx: EngineContext, options: PushOptions)
         `committed canonical_request_hash ${committed.canonical_request_hash} does not match prepared outbox hash ${outbox.bundle.canonicalRequestHash}`,
       );
     }
-    const decoded = rows.map((row) => decodeAuthoritativeRow(store.schema, row));
-    await replayCommittedBundle(ctx, outbox, committed, decoded);
+    if (
+      outboxBundleHash(store.schema.schema, outbox.rows, BigInt(committed.bundle_seq)) ===
+      committed.bundle_hash
+    ) {
+      await replayUploadedBundle(ctx, outbox, committed);
+    } else {
+      const decoded = rows.map((row) => decodeAuthoritativeRow(store.schema, row));
+      await replayCommittedBundle(ctx, outbox, committed, decoded);
+    }
     if (!partial) return "committed";
     // A part of a bisected bundle: push what is still queued.
     committedPart = true;

@@ -13,7 +13,7 @@
  *   gets the server's version back with the next sync (a keep-source rebuild that keeps the rest
  *   of the queue).
  */
-import { OversyncError, type RowOp, snapshotRowJson } from "@oversync/protocol";
+import { OversyncError, type RowOp, snapshotRowJsonOfTexts } from "@oversync/protocol";
 import { OversyncClientError } from "../errors.js";
 import {
   type KeyValue,
@@ -111,12 +111,12 @@ export function oversizedRow(
   const schema = openStore(ctx, "push").schema.schema;
   for (const row of outbox.rows) {
     if (row.wirePayload === null) continue;
-    const { byteLength } = snapshotRowJson({
+    const { byteLength } = snapshotRowJsonOfTexts({
       schema,
       table: row.tableName,
-      key: JSON.parse(row.wireKeyJson) as Record<string, string>,
+      keyJson: row.wireKeyJson,
       row_version: row.baseRowVersion + 1n,
-      payload: JSON.parse(row.wirePayload) as Record<string, unknown>,
+      payloadJson: row.wirePayload,
     });
     if (byteLength > limit) {
       const message = `${row.tableName} ${row.wireKeyJson} takes ${byteLength} bytes as a snapshot row, more than the server's max_bytes_per_snapshot_row ${limit}; it was not sent`;

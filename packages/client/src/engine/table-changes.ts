@@ -92,6 +92,14 @@ export class TableChangeTracker {
     }
   }
 
+  /**
+   * Counts `table` as written by the running authoritative apply, for a replay that settles rows
+   * without rewriting them (their values are already in place).
+   */
+  recordSyncWrite(table: string): void {
+    this.syncPending.add(table);
+  }
+
   /** Reports the `sync` writes of a committed apply transaction. */
   publishSyncWrites(): void {
     if (this.syncPending.size === 0) return;

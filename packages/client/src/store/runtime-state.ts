@@ -493,6 +493,20 @@ export class RuntimeState {
     );
   }
 
+  /**
+   * Records `rowVersion` as the authoritative version of every outbox row's key, live for an
+   * upsert and a tombstone for a delete, in one statement.
+   */
+  async putOutboxRowStates(rowVersion: bigint): Promise<void> {
+    await this.db.run(
+      "INSERT INTO _sync_row_state (schema_name, table_name, key_json, row_version, deleted, updated_at) " +
+        `SELECT schema_name, table_name, key_json, ?, op = 'DELETE', ${NOW_TIMESTAMP_SQL} FROM _sync_outbox_rows WHERE true ` +
+        "ON CONFLICT (schema_name, table_name, key_json) DO UPDATE SET " +
+        "row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at",
+      [rowVersion],
+    );
+  }
+
   /** Forgets the authoritative version of a key. */
   async deleteRowState(tableName: string, keyJson: string): Promise<void> {
     await this.db.run(

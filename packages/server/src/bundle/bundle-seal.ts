@@ -9,9 +9,9 @@
  * the bundle with its rows and the new row versions.
  */
 import {
-  type BundleHashRow,
+  type CanonicalRowTexts,
   type CommittedBundleIdentity,
-  bundleHashJson,
+  bundleHashJsonOfTexts,
   canonicalJson,
   sha256Hex,
   utf8ByteLength,
@@ -85,24 +85,24 @@ export async function sealBundle(
   );
   const bundleSeq = toSafeInt(reserved[0]!.bundle_seq);
 
-  const hashRows: BundleHashRow[] = [];
+  const hashRows: (CanonicalRowTexts & { row_version: number })[] = [];
   const payloadTexts: (string | null)[] = [];
   for (const row of normalized) {
-    const payload = row.payload === null ? null : renderPayload(row.table, row.payload);
-    if (payload !== null) {
-      checkSnapshotRowSize(row.table, row.keyText, bundleSeq, payload, maxSnapshotRowBytes);
+    const payloadJson = row.payload === null ? null : canonicalJson(renderPayload(row.table, row.payload));
+    if (payloadJson !== null) {
+      checkSnapshotRowSize(row.table, row.keyText, bundleSeq, payloadJson, maxSnapshotRowBytes);
     }
     hashRows.push({
       schema: row.table.schema,
       table: row.table.table,
-      key: { [row.table.keyColumn]: row.keyText },
+      keyJson: canonicalJson({ [row.table.keyColumn]: row.keyText }),
       op: OP_NAMES[row.op],
       row_version: bundleSeq,
-      payload,
+      payloadJson,
     });
-    payloadTexts.push(payload === null ? null : canonicalJson(payload));
+    payloadTexts.push(payloadJson);
   }
-  const hashInput = bundleHashJson(hashRows);
+  const hashInput = bundleHashJsonOfTexts(hashRows);
   const bundle: CommittedBundleIdentity = {
     bundle_seq: bundleSeq,
     source_id: identity.sourceId,

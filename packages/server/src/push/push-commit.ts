@@ -10,7 +10,8 @@ import {
   type PushCommitResponse,
   type PushConflict,
   type WireValue,
-  canonicalRequestHash,
+  canonicalRequestJsonOfTexts,
+  sha256Hex,
 } from "@oversync/protocol";
 import { runSyncBundle } from "../bundle/bundle-commit.js";
 import { FOREIGN_SCOPE_SQLSTATE, NO_BUNDLE_CONTEXT_SQLSTATE } from "../bundle/capture-triggers.js";
@@ -62,7 +63,7 @@ export async function commitPushSession(
     );
   }
   const rows = await loadStagedRows(client, directory, session);
-  const hash = canonicalRequestHash(rows.map(requestHashRow));
+  const hash = sha256Hex(canonicalRequestJsonOfTexts(rows.map(requestHashRow)));
   if (hash !== session.canonicalRequestHash) {
     throw commitInvalid(
       `the staged rows hash to ${hash}, not to canonical_request_hash ${session.canonicalRequestHash} given at create; re-create the session with the hash of the rows you upload`,

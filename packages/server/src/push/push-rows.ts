@@ -10,7 +10,7 @@
  * form keeps the wire payload as canonical JSON text, so commit can recompute the request hash over
  * the rows exactly as received.
  */
-import { type PushRow, type RequestHashRow, canonicalJson, OversyncError } from "@oversync/protocol";
+import { type CanonicalRowTexts, type PushRow, canonicalJson, OversyncError } from "@oversync/protocol";
 import type { BoundValue, ColumnCodec } from "../codec/column-codec.js";
 import { OP_CODES, OP_NAMES, type OpCode } from "../schema/op-codes.js";
 import { type RegisteredTable, type TableDirectory, rowKey } from "../schema/table-catalog.js";
@@ -104,15 +104,15 @@ function checkPayload(
   }
 }
 
-/** A staged row in the shape `canonical_request_hash` is computed over. */
-export function requestHashRow(row: StagedRow): RequestHashRow {
+/** A staged row in the shape `canonical_request_hash` is computed over (its payload is canonical already). */
+export function requestHashRow(row: StagedRow): CanonicalRowTexts & { base_row_version: number } {
   return {
     schema: row.table.schema,
     table: row.table.table,
-    key: { [row.table.keyColumn]: row.keyText },
+    keyJson: canonicalJson({ [row.table.keyColumn]: row.keyText }),
     op: OP_NAMES[row.op],
     base_row_version: row.baseRowVersion,
-    payload: row.payloadWire === null ? null : (JSON.parse(row.payloadWire) as Record<string, unknown>),
+    payloadJson: row.payloadWire,
   };
 }
 

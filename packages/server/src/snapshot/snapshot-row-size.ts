@@ -8,7 +8,12 @@
  *   committed row can make every later snapshot of its scope fail;
  * - chunk upload, which refuses a row already too large as the client sent it, before staging.
  */
-import { OversyncError, type SnapshotRowText, snapshotRowJson } from "@oversync/protocol";
+import {
+  OversyncError,
+  type SnapshotRowText,
+  snapshotRowJson,
+  snapshotRowJsonOfTexts,
+} from "@oversync/protocol";
 import type { StagedRow } from "../push/push-rows.js";
 import type { RegisteredTable } from "../schema/table-catalog.js";
 
@@ -26,6 +31,22 @@ export function snapshotRowText(
     row_version: rowVersion,
     payload,
   });
+}
+
+/** The UTF-8 length of the snapshot row object of a row whose payload is canonical JSON text. */
+function snapshotRowBytes(
+  table: RegisteredTable,
+  keyText: string,
+  rowVersion: number,
+  payloadJson: string,
+): number {
+  return snapshotRowJsonOfTexts({
+    schema: table.schema,
+    table: table.table,
+    keyJson: JSON.stringify({ [table.keyColumn]: keyText }),
+    row_version: rowVersion,
+    payloadJson,
+  }).byteLength;
 }
 
 /** A row being committed whose snapshot text would exceed `max_bytes_per_snapshot_row`. */
@@ -47,10 +68,10 @@ export function checkSnapshotRowSize(
   table: RegisteredTable,
   keyText: string,
   rowVersion: number,
-  payload: Readonly<Record<string, unknown>>,
+  payloadJson: string,
   limit: number,
 ): void {
-  const { byteLength } = snapshotRowText(table, keyText, rowVersion, payload);
+  const byteLength = snapshotRowBytes(table, keyText, rowVersion, payloadJson);
   if (byteLength > limit) throw new SnapshotRowTooLargeError(table, keyText, byteLength, limit);
 }
 
@@ -63,8 +84,7 @@ export function checkSnapshotRowSize(
 export function checkUploadedRowSizes(rows: readonly StagedRow[], limit: number): void {
   rows.forEach((row, index) => {
     if (row.payloadWire === null) return;
-    const payload = JSON.parse(row.payloadWire) as Record<string, unknown>;
-    const { byteLength } = snapshotRowText(row.table, row.keyText, row.baseRowVersion + 1, payload);
+    const byteLength = snapshotRowBytes(row.table, row.keyText, row.baseRowVersion + 1, row.payloadWire);
     if (byteLength > limit) {
       throw new OversyncError(
         "push_chunk_invalid",
