@@ -22,7 +22,17 @@ import {
 } from "@oversync/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { edgeNumberToken, hostileBody, hostileValue, render, textOf, trickyString } from "./hostile-json.js";
+import { safeDecode } from "../../packages/protocol/src/wire/shared.js";
+import { isPlainPushChunkRequest, pushChunkRequestSchema } from "../../packages/protocol/src/wire/push.js";
+import {
+  edgeNumberToken,
+  hostileBody,
+  hostileJson,
+  hostileValue,
+  render,
+  textOf,
+  trickyString,
+} from "./hostile-json.js";
 import { runs } from "./property-runs.js";
 import {
   connectRequest,
@@ -335,6 +345,29 @@ describe.each(QUERY_DECODERS)("$name query", (decoder) => {
       fc.property(trickyString(40), (query) => {
         const error = refusal(() => decoder.decode(new URLSearchParams(query)));
         if (error !== undefined) expectRefusedWith(error, [decoder.code]);
+      }),
+      runs(200),
+    );
+  });
+});
+
+describe("push chunk fast path", () => {
+  it("takes a chunk only when the schema accepts it unchanged", () => {
+    fc.assert(
+      fc.property(hostileJson(pushChunkRequest), (json) => {
+        if (!isPlainPushChunkRequest(json)) return;
+        const decoded = safeDecode(pushChunkRequestSchema, json);
+        expect(decoded.ok).toBe(true);
+        expect(decoded.ok && decoded.value).toStrictEqual(json);
+      }),
+      runs(1000),
+    );
+  });
+
+  it("takes every valid chunk", () => {
+    fc.assert(
+      fc.property(pushChunkRequest, (body) => {
+        expect(isPlainPushChunkRequest(JSON.parse(JSON.stringify(body)))).toBe(true);
       }),
       runs(200),
     );

@@ -58,6 +58,20 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   );
 }
 
+/** True when `value` is a row key wireKeySchema accepts as it is. */
+export function isPlainWireKey(value: unknown): boolean {
+  if (!isPlainObject(value)) return false;
+  const names = Object.keys(value);
+  if (names.length !== 1 || names[0] === HIDDEN_SCOPE_COLUMN) return false;
+  const keyValue = value[names[0]!];
+  return typeof keyValue === "string" && keyValue.trim().length > 0;
+}
+
+/** True for "INSERT", "UPDATE" and "DELETE". */
+export function isRowOp(value: unknown): boolean {
+  return ROW_OPS.has(value);
+}
+
 /**
  * True when `value` is a committed row bundleRowSchema accepts as it is, with no member it would
  * strip: the decoders take it without running the schema, which costs ~10 µs a row. Anything else
@@ -71,11 +85,7 @@ export function isPlainBundleRow(value: unknown): value is BundleRow {
   if (typeof schema !== "string" || !NON_BLANK.test(schema)) return false;
   if (typeof table !== "string" || !NON_BLANK.test(table)) return false;
   if (!ROW_OPS.has(op) || !Number.isSafeInteger(rowVersion) || (rowVersion as number) <= 0) return false;
-  if (!isPlainObject(key)) return false;
-  const names = Object.keys(key);
-  if (names.length !== 1 || names[0] === HIDDEN_SCOPE_COLUMN) return false;
-  const keyValue = key[names[0]!];
-  if (typeof keyValue !== "string" || keyValue.trim().length === 0) return false;
+  if (!isPlainWireKey(key)) return false;
   if (op === "DELETE") return payload === undefined || payload === null;
   if (!isPlainObject(payload) || Object.hasOwn(payload, HIDDEN_SCOPE_COLUMN)) return false;
   for (const name in payload) {

@@ -1,7 +1,10 @@
 /** Push sessions: create, chunk upload, commit (protocol-latest §1.3–§1.5). */
 import * as z from "zod";
-import { decodeRequestBody, decodeResponseValue, requireResponse } from "./decode.js";
+import { isPlainObject, isPlainWireKey, isRowOp } from "./bundle-row.js";
+import { checkRequestValue, decodeRequestBody, decodeResponseValue, requireResponse } from "./decode.js";
 import {
+  HIDDEN_SCOPE_COLUMN,
+  NON_BLANK,
   envelopeInt,
   nonBlankString,
   rowOpSchema,
@@ -137,7 +140,50 @@ export type PushChunkRequest = z.infer<typeof pushChunkRequestSchema>;
 
 /** Decodes a push chunk body: bad JSON is 400 invalid_request, a bad shape 400 push_chunk_invalid. */
 export function decodePushChunkRequest(body: string): PushChunkRequest {
-  return decodeRequestBody(pushChunkRequestSchema, body, "push_chunk_invalid");
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    // Worded by the schema path below.
+    return decodeRequestBody(pushChunkRequestSchema, body, "push_chunk_invalid");
+  }
+  return isPlainPushChunkRequest(value)
+    ? value
+    : checkRequestValue(pushChunkRequestSchema, value, "push_chunk_invalid");
+}
+
+/**
+ * True when `value` is a chunk pushChunkRequestSchema accepts as it is: the decoder then takes it
+ * without running the schema (~8 µs a row, 80 ms of a 10,000-row push). Anything else, every
+ * invalid chunk included, goes through the schema, which words the error.
+ */
+export function isPlainPushChunkRequest(value: unknown): value is PushChunkRequest {
+  if (!isPlainObject(value) || Object.keys(value).length !== 2) return false;
+  const { start_row_ordinal: start, rows } = value;
+  return (
+    Number.isSafeInteger(start) &&
+    (start as number) >= 0 &&
+    Array.isArray(rows) &&
+    rows.length > 0 &&
+    rows.every(isPlainPushRow)
+  );
+}
+
+function isPlainPushRow(value: unknown): boolean {
+  if (!isPlainObject(value)) return false;
+  const { schema, table, key, op, base_row_version: base, payload } = value;
+  if (Object.keys(value).length !== (Object.hasOwn(value, "payload") ? 6 : 5)) return false;
+  if (typeof schema !== "string" || !NON_BLANK.test(schema)) return false;
+  if (typeof table !== "string" || !NON_BLANK.test(table)) return false;
+  if (!isRowOp(op) || !Number.isSafeInteger(base) || (base as number) < 0) return false;
+  if (!isPlainWireKey(key)) return false;
+  if (op === "DELETE") return payload === undefined || payload === null;
+  if (!isPlainObject(payload) || Object.hasOwn(payload, HIDDEN_SCOPE_COLUMN)) return false;
+  for (const name in payload) {
+    const column = payload[name];
+    if (typeof column !== "string" && column !== null) return false;
+  }
+  return true;
 }
 
 /** Push chunk response. */
