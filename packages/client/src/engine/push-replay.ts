@@ -82,8 +82,8 @@ export async function replayUploadedBundle(
       (await state.listDirtyRows()).map((dirty) => rowId(dirty.tableName, dirty.keyJson)),
     );
     await state.putOutboxRowStates(bundleSeq);
-    for (const uploaded of outbox.rows) ctx.changes.recordSyncWrite(uploaded.tableName);
     for (const uploaded of outbox.rows) {
+      ctx.changes.recordSyncWrite(uploaded.tableName);
       if (!written.has(rowId(uploaded.tableName, uploaded.keyJson))) continue;
       const plan = await planReplay(state, uploaded);
       if (plan.kind === "preserve") {
