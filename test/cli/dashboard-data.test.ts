@@ -261,8 +261,15 @@ describe(`GET /dashboard/data (remote caller ${remoteCallerKind()})`, () => {
     expect(page.headers.get("x-frame-options")).toBe("DENY");
     expect(page.headers.get("cache-control")).toBe("no-store");
     expect((await send(`${server.local}/dashboard/data`)).status).toBe(200);
+    // Typed with a trailing slash, the page's address redirects to the page.
+    const slash = await fetch(`${server.local}/dashboard/`, { redirect: "manual" });
+    expect({ status: slash.status, location: slash.headers.get("location") }).toStrictEqual({
+      status: 308,
+      location: "../dashboard",
+    });
+    expect((await fetch(`${server.local}/dashboard/`)).url).toBe(`${server.local}/dashboard`);
 
-    for (const path of ["/dashboard", "/dashboard/data"]) {
+    for (const path of ["/dashboard", "/dashboard/", "/dashboard/data"]) {
       const reply = await send(`${server.remote}${path}`);
       expect({ status: reply.status, body: reply.body }).toStrictEqual(denied);
     }

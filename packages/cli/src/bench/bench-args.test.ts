@@ -120,6 +120,8 @@ describe("oversync bench command line", () => {
     expect(usageError(["--scale-users=10,,100"]).message).toContain("increasing whole numbers");
     expect(usageError(["--db=mysql://x"]).message).toContain("must be a postgres:// URL");
     expect(usageError(["--output="]).message).toContain("--output must name a file");
+    expect(usageError(["--output=/tmp/run.md"]).message).toContain("must name a .json file");
+    expect(usageError(["--chart", "--output=chart.png"]).message).toContain("must name an .svg file");
     expect(usageError(["--verbose"]).code).toBe("usage");
   });
 

@@ -161,6 +161,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs | null {
   if (values.help === true) return null;
   if (values.output === "") throw usage("--output must name a file");
   const outputFile = typeof values.output === "string" ? { outputFile: values.output } : {};
+  // The file is written in one format whatever its name; a name saying otherwise is a mistake.
+  const outputKind = values.chart === true ? ".svg" : ".json";
+  if (typeof values.output === "string" && !values.output.toLowerCase().endsWith(outputKind)) {
+    throw usage(
+      values.chart === true
+        ? `--output ${JSON.stringify(values.output)} must name an .svg file: --chart draws an SVG`
+        : `--output ${JSON.stringify(values.output)} must name a .json file: it receives the results JSON (the Markdown report goes to latest.md beside it)`,
+    );
+  }
   if (values.chart === true) {
     if (positionals.length > 1) throw usage("--chart takes one results file");
     const others = Object.keys(values).filter((key) => key !== "chart" && key !== "output");

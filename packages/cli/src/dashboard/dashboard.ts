@@ -252,7 +252,18 @@ export function createDashboard(options: DashboardOptions): Dashboard {
           return jsonResponse(body, 200, { "cache-control": "no-store" });
         },
       };
-      return [openPage ? { ...page, auth: "none" } : { ...page, auth: "admin" }, dataRoute];
+      // "/dashboard/" is how people type it; relative, so a proxy's path prefix is kept.
+      const slash = {
+        ...page,
+        path: `${DASHBOARD_PATH}/`,
+        handle: async () => new Response(null, { status: 308, headers: { location: "../dashboard" } }),
+      } as const;
+      return [
+        ...[page, slash].map((route) =>
+          openPage ? { ...route, auth: "none" as const } : { ...route, auth: "admin" as const },
+        ),
+        dataRoute,
+      ];
     },
   };
 }
