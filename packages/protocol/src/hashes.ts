@@ -56,14 +56,13 @@ export function canonicalRequestJson(rows: readonly RequestHashRow[]): string {
 export function canonicalRequestJsonOfTexts(
   rows: readonly (CanonicalRowTexts & { readonly base_row_version: WireInteger })[],
 ): string {
-  const quote = quoter();
   // Members in canonical (sorted) order: base_row_version, key, op, payload, row_ordinal, schema, table.
-  const parts = rows.map(
-    (row, index) =>
+  return hashInput(
+    rows,
+    (row, index, names) =>
       `{"base_row_version":"${decimal(row.base_row_version, "base_row_version")}","key":${row.keyJson},"op":"${row.op}",` +
-      `"payload":${payloadText(row)},"row_ordinal":"${index}","schema":${quote(row.schema)},"table":${quote(row.table)}}`,
+      `"payload":${payloadText(row)},"row_ordinal":"${index}",${names}}`,
   );
-  return `[${parts.join(",")}]`;
 }
 
 /** `canonical_request_hash`: lowercase hex SHA-256 of canonicalRequestJson(rows). */
@@ -82,14 +81,13 @@ export function bundleHashJson(rows: readonly BundleHashRow[]): string {
 export function bundleHashJsonOfTexts(
   rows: readonly (CanonicalRowTexts & { readonly row_version: WireInteger })[],
 ): string {
-  const quote = quoter();
   // Members in canonical (sorted) order: key, op, payload, row_ordinal, row_version, schema, table.
-  const parts = rows.map(
-    (row, index) =>
+  return hashInput(
+    rows,
+    (row, index, names) =>
       `{"key":${row.keyJson},"op":"${row.op}","payload":${payloadText(row)},"row_ordinal":"${index}",` +
-      `"row_version":"${decimal(row.row_version, "row_version")}","schema":${quote(row.schema)},"table":${quote(row.table)}}`,
+      `"row_version":"${decimal(row.row_version, "row_version")}",${names}}`,
   );
-  return `[${parts.join(",")}]`;
 }
 
 /** `bundle_hash`: lowercase hex SHA-256 of bundleHashJson(rows). */
@@ -113,17 +111,26 @@ function payloadText(row: CanonicalRowTexts): string {
   return row.op === "DELETE" ? "null" : (row.payloadJson ?? "null");
 }
 
-/** Canonical JSON of schema and table names, each written once per hash input. */
-function quoter(): (name: string) => string {
-  const quoted = new Map<string, string>();
-  return (name) => {
-    let text = quoted.get(name);
-    if (text === undefined) {
-      text = canonicalJson(name);
-      quoted.set(name, text);
+/**
+ * The JSON array of `write(row, ordinal, names)` over rows, where `names` is the row's last two
+ * members, `"schema":…,"table":…`, written once per distinct pair (the names repeat in every row).
+ */
+function hashInput<R extends CanonicalRowTexts>(
+  rows: readonly R[],
+  write: (row: R, index: number, names: string) => string,
+): string {
+  const written = new Map<string, string>();
+  const parts = rows.map((row, index) => {
+    // Prefixed with the schema's length, so no two pairs share a cache key.
+    const pair = `${row.schema.length}:${row.schema}${row.table}`;
+    let names = written.get(pair);
+    if (names === undefined) {
+      names = `"schema":${canonicalJson(row.schema)},"table":${canonicalJson(row.table)}`;
+      written.set(pair, names);
     }
-    return text;
-  };
+    return write(row, index, names);
+  });
+  return `[${parts.join(",")}]`;
 }
 
 /** A snapshot row as served in a chunk. */

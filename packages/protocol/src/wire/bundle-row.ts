@@ -58,39 +58,53 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   );
 }
 
-/** True when `value` is a row key wireKeySchema accepts as it is. */
-export function isPlainWireKey(value: unknown): boolean {
-  if (!isPlainObject(value)) return false;
-  const names = Object.keys(value);
-  if (names.length !== 1 || names[0] === HIDDEN_SCOPE_COLUMN) return false;
-  const keyValue = value[names[0]!];
-  return typeof keyValue === "string" && keyValue.trim().length > 0;
-}
-
-/** True for "INSERT", "UPDATE" and "DELETE". */
-export function isRowOp(value: unknown): boolean {
-  return ROW_OPS.has(value);
-}
-
 /**
  * True when `value` is a committed row bundleRowSchema accepts as it is, with no member it would
  * strip: the decoders take it without running the schema, which costs ~10 µs a row. Anything else
  * (including every invalid row) goes through the schema, which words the error.
  */
 export function isPlainBundleRow(value: unknown): value is BundleRow {
+  return isPlainWireRow(value, "row_version", 1, true);
+}
+
+/**
+ * The shared check of the row shapes (committed and uploaded rows): exactly the members schema,
+ * table, key, op, `version` (a safe integer ≥ `minVersion`) and an optional payload, none of them
+ * needing the schema to change it; an upsert's payload holds strings and null, and booleans where
+ * `booleans` allows them (authoritative payloads).
+ */
+export function isPlainWireRow(
+  value: unknown,
+  version: "row_version" | "base_row_version",
+  minVersion: number,
+  booleans: boolean,
+): boolean {
   if (!isPlainObject(value)) return false;
-  const { schema, table, key, op, row_version: rowVersion, payload } = value;
-  const hasPayload = Object.hasOwn(value, "payload");
-  if (Object.keys(value).length !== (hasPayload ? 6 : 5)) return false;
+  const { schema, table, key, op, payload } = value;
+  const rowVersion = value[version];
+  if (Object.keys(value).length !== (Object.hasOwn(value, "payload") ? 6 : 5)) return false;
   if (typeof schema !== "string" || !NON_BLANK.test(schema)) return false;
   if (typeof table !== "string" || !NON_BLANK.test(table)) return false;
-  if (!ROW_OPS.has(op) || !Number.isSafeInteger(rowVersion) || (rowVersion as number) <= 0) return false;
+  if (!ROW_OPS.has(op) || !Number.isSafeInteger(rowVersion) || (rowVersion as number) < minVersion) {
+    return false;
+  }
   if (!isPlainWireKey(key)) return false;
   if (op === "DELETE") return payload === undefined || payload === null;
   if (!isPlainObject(payload) || Object.hasOwn(payload, HIDDEN_SCOPE_COLUMN)) return false;
   for (const name in payload) {
     const column = payload[name];
-    if (typeof column !== "string" && typeof column !== "boolean" && column !== null) return false;
+    if (typeof column !== "string" && column !== null && !(booleans && typeof column === "boolean")) {
+      return false;
+    }
   }
   return true;
+}
+
+/** True when `value` is a row key wireKeySchema accepts as it is. */
+function isPlainWireKey(value: unknown): boolean {
+  if (!isPlainObject(value)) return false;
+  const names = Object.keys(value);
+  if (names.length !== 1 || names[0] === HIDDEN_SCOPE_COLUMN) return false;
+  const keyValue = value[names[0]!];
+  return typeof keyValue === "string" && keyValue.trim().length > 0;
 }

@@ -18,13 +18,16 @@ export function decodeRequestBody<T>(
   invalidCode: ErrorCode,
   unparseableCode: ErrorCode = "invalid_request",
 ): T {
-  let value: unknown;
+  return checkRequestValue(schema, parseRequestBody(body, unparseableCode), invalidCode);
+}
+
+/** Parses a JSON request body; text that is not JSON is OversyncError(`unparseableCode`). */
+export function parseRequestBody(body: string, unparseableCode: ErrorCode = "invalid_request"): unknown {
   try {
-    value = JSON.parse(body);
+    return JSON.parse(body);
   } catch (error) {
     throw new OversyncError(unparseableCode, `request body is not valid JSON: ${(error as Error).message}`);
   }
-  return checkRequestValue(schema, value, invalidCode);
 }
 
 /** Validates an already-parsed request value, throwing OversyncError(`invalidCode`) with the field path. */

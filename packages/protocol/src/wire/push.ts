@@ -1,10 +1,14 @@
 /** Push sessions: create, chunk upload, commit (protocol-latest §1.3–§1.5). */
 import * as z from "zod";
-import { isPlainObject, isPlainWireKey, isRowOp } from "./bundle-row.js";
-import { checkRequestValue, decodeRequestBody, decodeResponseValue, requireResponse } from "./decode.js";
+import { isPlainObject, isPlainWireRow } from "./bundle-row.js";
 import {
-  HIDDEN_SCOPE_COLUMN,
-  NON_BLANK,
+  checkRequestValue,
+  decodeRequestBody,
+  decodeResponseValue,
+  parseRequestBody,
+  requireResponse,
+} from "./decode.js";
+import {
   envelopeInt,
   nonBlankString,
   rowOpSchema,
@@ -140,13 +144,7 @@ export type PushChunkRequest = z.infer<typeof pushChunkRequestSchema>;
 
 /** Decodes a push chunk body: bad JSON is 400 invalid_request, a bad shape 400 push_chunk_invalid. */
 export function decodePushChunkRequest(body: string): PushChunkRequest {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    // Worded by the schema path below.
-    return decodeRequestBody(pushChunkRequestSchema, body, "push_chunk_invalid");
-  }
+  const value = parseRequestBody(body);
   return isPlainPushChunkRequest(value)
     ? value
     : checkRequestValue(pushChunkRequestSchema, value, "push_chunk_invalid");
@@ -165,25 +163,8 @@ export function isPlainPushChunkRequest(value: unknown): value is PushChunkReque
     (start as number) >= 0 &&
     Array.isArray(rows) &&
     rows.length > 0 &&
-    rows.every(isPlainPushRow)
+    rows.every((row) => isPlainWireRow(row, "base_row_version", 0, false))
   );
-}
-
-function isPlainPushRow(value: unknown): boolean {
-  if (!isPlainObject(value)) return false;
-  const { schema, table, key, op, base_row_version: base, payload } = value;
-  if (Object.keys(value).length !== (Object.hasOwn(value, "payload") ? 6 : 5)) return false;
-  if (typeof schema !== "string" || !NON_BLANK.test(schema)) return false;
-  if (typeof table !== "string" || !NON_BLANK.test(table)) return false;
-  if (!isRowOp(op) || !Number.isSafeInteger(base) || (base as number) < 0) return false;
-  if (!isPlainWireKey(key)) return false;
-  if (op === "DELETE") return payload === undefined || payload === null;
-  if (!isPlainObject(payload) || Object.hasOwn(payload, HIDDEN_SCOPE_COLUMN)) return false;
-  for (const name in payload) {
-    const column = payload[name];
-    if (typeof column !== "string" && column !== null) return false;
-  }
-  return true;
 }
 
 /** Push chunk response. */

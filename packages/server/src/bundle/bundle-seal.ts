@@ -86,7 +86,6 @@ export async function sealBundle(
   const bundleSeq = toSafeInt(reserved[0]!.bundle_seq);
 
   const hashRows: (CanonicalRowTexts & { row_version: number })[] = [];
-  const payloadTexts: (string | null)[] = [];
   for (const row of normalized) {
     const payloadJson = row.payload === null ? null : canonicalJson(renderPayload(row.table, row.payload));
     if (payloadJson !== null) {
@@ -100,7 +99,6 @@ export async function sealBundle(
       row_version: bundleSeq,
       payloadJson,
     });
-    payloadTexts.push(payloadJson);
   }
   const hashInput = bundleHashJsonOfTexts(hashRows);
   const bundle: CommittedBundleIdentity = {
@@ -136,7 +134,7 @@ export async function sealBundle(
       normalized.map((row) => row.table.tableId),
       normalized.map((row) => row.keyText),
       normalized.map((row) => row.op),
-      payloadTexts,
+      hashRows.map((row) => row.payloadJson),
       bundle.source_id,
       bundle.source_bundle_id,
       bundle.row_count,
