@@ -371,7 +371,7 @@ describe("durable state API", () => {
       );
       await expect(duplicate).rejects.toMatchObject({ sqliteCode: "SQLITE_CONSTRAINT" });
       await store.write(async (state) => {
-        await state.clearSnapshotStage("s1");
+        await state.clearSnapshotStage();
         await state.clearOutboxRows();
         await state.clearRowStates("users");
       });

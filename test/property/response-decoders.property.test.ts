@@ -27,6 +27,7 @@ import {
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isPlainPullResponse, pullResponseSchema } from "../../packages/protocol/src/wire/pull.js";
+import { compactSnapshotChunk, strictSnapshotChunk } from "../../packages/protocol/src/wire/snapshot.js";
 import { safeDecode } from "../../packages/protocol/src/wire/shared.js";
 import { hostileBody, hostileJson, render, textOf } from "./hostile-json.js";
 import { runs } from "./property-runs.js";
@@ -531,6 +532,33 @@ describe("snapshot chunk body", () => {
         },
       ),
       runs(300),
+    );
+  });
+
+  it("takes the compact path only for a chunk the strict parser decodes to the same value", () => {
+    fc.assert(
+      fc.property(
+        snapshotChunk.chain(({ text }) => hostileBody(fc.constant(JSON.parse(text)))),
+        (body) => {
+          const ascii = /^[\x00-\x7f]*$/.test(body);
+          const compact = compactSnapshotChunk(body, ascii);
+          if (compact === undefined) return;
+          expect(strictSnapshotChunk(body)).toStrictEqual(compact);
+        },
+      ),
+      runs(1000),
+    );
+  });
+
+  it("takes the compact path for every chunk formatSnapshotChunkBody writes", () => {
+    fc.assert(
+      fc.property(snapshotChunk, ({ text }) => {
+        const bytes = new TextEncoder().encode(text);
+        expect(compactSnapshotChunk(text, bytes.length === text.length)).toStrictEqual(
+          strictSnapshotChunk(text),
+        );
+      }),
+      runs(200),
     );
   });
 

@@ -9,19 +9,14 @@ import {
   OversyncError,
   ProtocolViolationError,
   type SnapshotNegotiation,
+  type SnapshotRow,
   type SnapshotSession,
 } from "@oversync/protocol";
 import type { SnapshotSessionArgs } from "../transport/sync-transport.js";
 import { withSnapshotCapacityRetry } from "../transport/retry-policy.js";
 import type { ApplyState } from "../store/app-rows.js";
-import {
-  decodeQueuedPayload,
-  decodeWirePayload,
-  keyValueOfLocalKeyJson,
-  localKeyOfWireKey,
-} from "../store/payload-codec.js";
+import { decodeQueuedPayload, decodeWirePayload, localKeyOfWireKey } from "../store/payload-codec.js";
 import { NO_OPERATION, type SnapshotStageRow, storeError } from "../store/runtime-state.js";
-import { serverCanonicalJson } from "./authoritative-rows.js";
 import {
   type EngineContext,
   applyAuthoritatively,
@@ -108,22 +103,24 @@ async function stageSnapshot(
     bytes: { done: bytesSoFar, total: session.byte_count },
   });
   ctx.progress.count(counts());
-  for (;;) {
-    stopPoint(ctx);
-    const chunk = await withSnapshotCapacityRetry(
+  const fetchChunk = (afterRowOrdinal: number, bytesBefore: number) => {
+    const chunk = withSnapshotCapacityRetry(
       () =>
         ctx.transport.fetchSnapshotChunk(
-          {
-            session,
-            afterRowOrdinal: rowsSoFar,
-            bytesBefore: bytesSoFar,
-            maxRows: limits.maxRows,
-            maxBytes: limits.maxBytes,
-          },
+          { session, afterRowOrdinal, bytesBefore, maxRows: limits.maxRows, maxBytes: limits.maxBytes },
           stoppable(ctx),
         ),
       { operation: "snapshot chunk", clock: ctx.options.retryClock, ...stoppable(ctx) },
     );
+    // A prefetched chunk is abandoned when staging the one before it fails; its own failure then
+    // has no one to tell (the caller deletes the session, which fails it) and must not surface.
+    chunk.catch(() => undefined);
+    return chunk;
+  };
+  let next = fetchChunk(0, 0);
+  for (;;) {
+    stopPoint(ctx);
+    const chunk = await next;
     const staged = chunk.rows.map((row, index): SnapshotStageRow => {
       if (row.schema !== store.schema.schema) {
         throw fail(`snapshot row schema ${row.schema} does not match client schema ${store.schema.schema}`);
@@ -135,22 +132,21 @@ async function stageSnapshot(
         tableName: table.name,
         keyJson: localKeyOfWireKey(table, row.key).keyJson,
         rowVersion: BigInt(row.row_version),
-        payload: serverCanonicalJson(
-          row.payload,
-          "invalid_snapshot_row",
-          `snapshot chunk rows[${index}].payload`,
-        ),
+        payload: stagedPayload(row.payload, index),
       };
     });
-    await store.write((state) => state.stageSnapshotRows(staged));
     rowsSoFar += chunk.rows.length;
     bytesSoFar += chunk.byte_count;
-    ctx.progress.count(counts());
     if (rowsSoFar > session.row_count || bytesSoFar > session.byte_count) {
       throw fail(
         `snapshot chunks run past the session's row_count ${session.row_count} / byte_count ${session.byte_count}`,
       );
     }
+    // The next chunk downloads while this one is written: the server and the network work while
+    // SQLite does.
+    if (chunk.has_more) next = fetchChunk(rowsSoFar, bytesSoFar);
+    await store.write((state) => state.stageSnapshotRows(staged));
+    ctx.progress.count(counts());
     if (chunk.has_more) continue;
     if (rowsSoFar !== session.row_count) {
       throw fail(
@@ -164,6 +160,23 @@ async function stageSnapshot(
     }
     return;
   }
+}
+
+/**
+ * A snapshot row's payload as the stage keeps it: JSON text, parsed again at apply. A string with a
+ * lone surrogate, which canonical JSON cannot write and no SQLite text can hold, is the server
+ * breaking the protocol (§3.1).
+ */
+function stagedPayload(payload: SnapshotRow["payload"], index: number): string {
+  for (const [column, value] of Object.entries(payload)) {
+    if (typeof value === "string" && !value.isWellFormed()) {
+      throw new ProtocolViolationError(
+        "invalid_snapshot_row",
+        `snapshot chunk rows[${index}].payload.${column}: string has a lone surrogate; canonical JSON requires well-formed UTF-16`,
+      );
+    }
+  }
+  return JSON.stringify(payload);
 }
 
 /** What happens to the source and the outbox when a staged snapshot is applied. */
@@ -211,13 +224,11 @@ export async function applyStagedSnapshot(
       const page = await state.listSnapshotStage(session.snapshot_id, after, batch);
       for (const row of page) {
         const table = store.schema.table(row.tableName);
-        await state.applyRemoteRow({
-          tableName: table.name,
-          op: "INSERT",
-          key: keyValueOfLocalKeyJson(table, row.keyJson),
-          values: decodeWirePayload(table, JSON.parse(row.payload)),
-          rowVersion: row.rowVersion,
-        });
+        await state.upsertRemoteRow(
+          table.name,
+          row.keyJson,
+          decodeWirePayload(table, JSON.parse(row.payload)),
+        );
       }
       applied += BigInt(page.length);
       ctx.progress.count({ rows: { done: Number(applied), total } });
@@ -231,6 +242,7 @@ export async function applyStagedSnapshot(
         `snapshot final row total ${applied} does not match session row_count ${session.row_count}`,
       );
     }
+    await state.putSnapshotRowStates(session.snapshot_id);
 
     let sourceId = attachment.currentSourceId;
     if (mode.kind === "keep_source_after_committed_push") {
@@ -256,7 +268,7 @@ export async function applyStagedSnapshot(
       pendingInitializationId: "",
     });
     await state.writeOperation(NO_OPERATION);
-    await state.clearSnapshotStage(session.snapshot_id);
+    await state.clearSnapshotStage();
   });
   if (mode.kind === "rotate_source") ctx.sourceId = mode.newSourceId;
   return { bundleSeq: toWireInt(snapshotSeq, "snapshot_bundle_seq"), rowCount: session.row_count };

@@ -60,20 +60,29 @@ export class ApplyState extends RuntimeState {
           `${row.op} of ${table.name} ${keyJson} has no payload`,
         );
       }
-      const keyValue = row.values[table.keyColumn.payloadName];
-      if (
-        keyValue === undefined ||
-        keyValue === null ||
-        localKeyJson(table, keyValue as KeyValue) !== keyJson
-      ) {
-        throw new OversyncClientError(
-          "payload_invalid",
-          `payload of ${table.name} ${keyJson} carries a different ${table.keyColumn.payloadName}`,
-        );
-      }
-      await this.upsertAppRow(table.name, row.values);
+      await this.upsertRemoteRow(table.name, keyJson, row.values);
     }
     await this.putRowState(table.name, keyJson, { rowVersion: row.rowVersion, deleted: row.op === "DELETE" });
+  }
+
+  /**
+   * Upserts the authoritative values of the row whose local key JSON is `keyJson`, refusing values
+   * whose key column names another row. The caller records the row state.
+   */
+  async upsertRemoteRow(tableName: string, keyJson: string, values: RowValues): Promise<void> {
+    const table = this.schema.table(tableName);
+    const keyValue = values[table.keyColumn.payloadName];
+    if (
+      keyValue === undefined ||
+      keyValue === null ||
+      localKeyJson(table, keyValue as KeyValue) !== keyJson
+    ) {
+      throw new OversyncClientError(
+        "payload_invalid",
+        `payload of ${table.name} ${keyJson} carries a different ${table.keyColumn.payloadName}`,
+      );
+    }
+    await this.upsertAppRow(table.name, values);
   }
 
   /**

@@ -68,21 +68,25 @@ export function isPlainBundleRow(value: unknown): value is BundleRow {
 }
 
 /**
- * The shared check of the row shapes (committed and uploaded rows): exactly the members schema,
- * table, key, op, `version` (a safe integer ≥ `minVersion`) and an optional payload, none of them
- * needing the schema to change it; an upsert's payload holds strings and null, and booleans where
- * `booleans` allows them (authoritative payloads).
+ * The shared check of the row shapes (committed, uploaded and snapshot rows): exactly the members
+ * schema, table, key, op (absent when `withOp` is false: snapshot rows, all upserts), `version` (a
+ * safe integer ≥ `minVersion`) and an optional payload, none of them needing the schema to change
+ * it; an upsert's payload holds strings and null, and booleans where `booleans` allows them
+ * (authoritative payloads).
  */
 export function isPlainWireRow(
   value: unknown,
   version: "row_version" | "base_row_version",
   minVersion: number,
   booleans: boolean,
+  withOp = true,
 ): boolean {
   if (!isPlainObject(value)) return false;
-  const { schema, table, key, op, payload } = value;
+  const { schema, table, key, payload } = value;
+  const op = withOp ? value.op : "INSERT";
   const rowVersion = value[version];
-  if (Object.keys(value).length !== (Object.hasOwn(value, "payload") ? 6 : 5)) return false;
+  const members = (withOp ? 5 : 4) + (Object.hasOwn(value, "payload") ? 1 : 0);
+  if (Object.keys(value).length !== members) return false;
   if (typeof schema !== "string" || !NON_BLANK.test(schema)) return false;
   if (typeof table !== "string" || !NON_BLANK.test(table)) return false;
   if (!ROW_OPS.has(op) || !Number.isSafeInteger(rowVersion) || (rowVersion as number) < minVersion) {
