@@ -554,6 +554,67 @@ describe("authoritative apply", () => {
     });
   });
 
+  it("upserts many rows across multi-row statements exactly, and refuses a batch with a mismatched key", async () => {
+    await withTempDatabase(async (driver) => {
+      await driver.exec(GRAPH);
+      const store = await openSyncStore(driver, GRAPH_CONFIG);
+      const files = store.schema.table("files");
+      // More rows than one statement binds (700 parameters over 5 columns), with edge values.
+      const rows = Array.from({ length: 333 }, (_, i) => {
+        const id = `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
+        return {
+          keyJson: localKeyOfWireKey(files, { id }).keyJson,
+          values: decodeWirePayload(files, {
+            id,
+            name: `f${i}`,
+            data: i % 2 === 0 ? "3q2+7w==" : null,
+            size: i % 3 === 0 ? "9223372036854775807" : String(-i),
+            score: i % 5 === 0 ? "5e-324" : null,
+          }),
+        };
+      });
+      await store.apply((state) => state.upsertRemoteRows("files", rows));
+      for (const index of [0, 139, 140, 332]) {
+        const row = rows[index]!;
+        expect(await store.read((state) => state.readAppRow("files", row.values.id as Uint8Array))).toEqual(
+          row.values,
+        );
+      }
+      expect(await count(driver, "SELECT count(*) AS n FROM files")).toBe(333n);
+      expect(await count(driver, "SELECT count(*) AS n FROM _sync_dirty_rows")).toBe(0n);
+
+      const swapped = [rows[1]!, { ...rows[2]!, keyJson: rows[3]!.keyJson }];
+      const mismatch = store.apply((state) => state.upsertRemoteRows("files", swapped));
+      await expect(mismatch).rejects.toSatisfy((error) => isClientError(error, "payload_invalid"));
+    });
+  });
+
+  it("records every staged snapshot row as live at its version in one statement", async () => {
+    await withTempDatabase(async (driver) => {
+      await driver.exec(USERS);
+      const store = await openSyncStore(driver, USERS_CONFIG);
+      await store.write((state) =>
+        state.stageSnapshotRows(
+          Array.from({ length: 150 }, (_, i) => ({
+            snapshotId: "s1",
+            rowOrdinal: BigInt(i + 1),
+            tableName: "users",
+            keyJson: `{"id":"u${i}"}`,
+            rowVersion: BigInt(1000 + i),
+            payload: `{"id":"u${i}","name":null}`,
+          })),
+        ),
+      );
+      await store.apply((state) => state.putSnapshotRowStates("s1"));
+      expect(await count(driver, "SELECT count(*) AS n FROM _sync_row_state WHERE deleted = 0")).toBe(150n);
+      expect(await store.read((state) => state.readRowState("users", '{"id":"u149"}'))).toMatchObject({
+        rowVersion: 1149n,
+        deleted: false,
+      });
+      expect(await store.read((state) => state.listSnapshotStage("s1", 99n, 1000))).toHaveLength(51);
+    });
+  });
+
   it("empties a registered table that left the configuration", async () => {
     await withTempDatabase(async (driver) => {
       await driver.exec(`${USERS}; CREATE TABLE legacy_docs (id TEXT PRIMARY KEY NOT NULL, body TEXT);`);

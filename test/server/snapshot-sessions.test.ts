@@ -601,28 +601,31 @@ describe("limits", () => {
     await h.service.deleteSnapshotSession(ada, reference.snapshot_id);
     // The limits are lowered once the rows are committed: commits refuse a row above
     // max_bytes_per_snapshot_row, so only rows from before the change can trip it in a build.
-    const limited = createSyncService({
-      pool: h.db.pool,
-      appName: "oversync-test",
-      registeredTables: BUSINESS_TABLES,
-      maxSupportedSchemaVersion: 1,
-      limits,
-      logger: { warn: () => undefined, error: () => undefined },
-    });
-    try {
-      await limited.bootstrap();
-      const error = await rejection(limited.createSnapshotSession(ada, {}));
-      expect([error.code, error.status]).toStrictEqual(["snapshot_session_limit_exceeded", 409]);
-      expect(error.extras).toStrictEqual({
-        dimension,
-        actual: actual(all),
-        limit: Object.values(limits)[0],
+    // Batches of one row leave the build's statements queued when the limit trips.
+    for (const batch of [{}, { snapshot_materialization_batch_rows: 1 }]) {
+      const limited = createSyncService({
+        pool: h.db.pool,
+        appName: "oversync-test",
+        registeredTables: BUSINESS_TABLES,
+        maxSupportedSchemaVersion: 1,
+        limits: { ...limits, ...batch },
+        logger: { warn: () => undefined, error: () => undefined },
       });
-      expect(decodeErrorBody(409, error.toErrorBody())).toMatchObject({
-        code: "snapshot_session_limit_exceeded",
-      });
-    } finally {
-      await limited.close();
+      try {
+        await limited.bootstrap();
+        const error = await rejection(limited.createSnapshotSession(ada, {}));
+        expect([error.code, error.status]).toStrictEqual(["snapshot_session_limit_exceeded", 409]);
+        expect(error.extras).toStrictEqual({
+          dimension,
+          actual: actual(all),
+          limit: Object.values(limits)[0],
+        });
+        expect(decodeErrorBody(409, error.toErrorBody())).toMatchObject({
+          code: "snapshot_session_limit_exceeded",
+        });
+      } finally {
+        await limited.close();
+      }
     }
     // The failed build left nothing behind.
     const { rows } = await h.db.pool.query(

@@ -13,8 +13,9 @@ import type { ColumnInfo, ManagedTable } from "./table-metadata.js";
 /** The whole-row upsert statement of each table, built once: remote applies run it for every row. */
 const UPSERT_SQL = new WeakMap<ManagedTable, string>();
 
-function upsertSql(table: ManagedTable, columns: readonly ColumnInfo[]): string {
-  const whole = columns.length === table.columns.length;
+/** The upsert of `rowCount` rows naming `columns` (INSERT … VALUES … ON CONFLICT DO UPDATE). */
+function upsertSql(table: ManagedTable, columns: readonly ColumnInfo[], rowCount = 1): string {
+  const whole = columns.length === table.columns.length && rowCount === 1;
   let sql = whole ? UPSERT_SQL.get(table) : undefined;
   if (sql === undefined) {
     const names = columns.map((column) => quoteIdent(column.name));
@@ -22,13 +23,17 @@ function upsertSql(table: ManagedTable, columns: readonly ColumnInfo[]): string 
       .filter((column) => column !== table.keyColumn)
       .map((column) => `${quoteIdent(column.name)} = excluded.${quoteIdent(column.name)}`);
     const onConflict = updates.length === 0 ? "DO NOTHING" : `DO UPDATE SET ${updates.join(", ")}`;
+    const row = `(${names.map(() => "?").join(", ")})`;
     sql =
-      `INSERT INTO ${quoteIdent(table.sqlName)} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")}) ` +
+      `INSERT INTO ${quoteIdent(table.sqlName)} (${names.join(", ")}) VALUES ${new Array(rowCount).fill(row).join(", ")} ` +
       `ON CONFLICT (${quoteIdent(table.keyColumn.name)}) ${onConflict}`;
     if (whole) UPSERT_SQL.set(table, sql);
   }
   return sql;
 }
+
+/** Parameters one multi-row upsert binds at most: below SQLite's oldest default limit of 999. */
+const UPSERT_BATCH_PARAMS = 700;
 
 /** One authoritative row to apply: an upsert with every column's value, or a delete. */
 export interface RemoteRow {
@@ -60,29 +65,42 @@ export class ApplyState extends RuntimeState {
           `${row.op} of ${table.name} ${keyJson} has no payload`,
         );
       }
-      await this.upsertRemoteRow(table.name, keyJson, row.values);
+      await this.upsertRemoteRows(table.name, [{ keyJson, values: row.values }]);
     }
     await this.putRowState(table.name, keyJson, { rowVersion: row.rowVersion, deleted: row.op === "DELETE" });
   }
 
   /**
-   * Upserts the authoritative values of the row whose local key JSON is `keyJson`, refusing values
-   * whose key column names another row. The caller records the row state.
+   * Upserts authoritative rows of one table, each with every column's value and the local key JSON
+   * of its key, in multi-row statements (a snapshot apply writes 100k of them); refuses values whose
+   * key column names another row. The caller records the row states.
    */
-  async upsertRemoteRow(tableName: string, keyJson: string, values: RowValues): Promise<void> {
+  async upsertRemoteRows(
+    tableName: string,
+    rows: readonly { readonly keyJson: string; readonly values: RowValues }[],
+  ): Promise<void> {
     const table = this.schema.table(tableName);
-    const keyValue = values[table.keyColumn.payloadName];
-    if (
-      keyValue === undefined ||
-      keyValue === null ||
-      localKeyJson(table, keyValue as KeyValue) !== keyJson
-    ) {
-      throw new OversyncClientError(
-        "payload_invalid",
-        `payload of ${table.name} ${keyJson} carries a different ${table.keyColumn.payloadName}`,
+    for (const { keyJson, values } of rows) {
+      const keyValue = values[table.keyColumn.payloadName];
+      if (
+        keyValue === undefined ||
+        keyValue === null ||
+        localKeyJson(table, keyValue as KeyValue) !== keyJson
+      ) {
+        throw new OversyncClientError(
+          "payload_invalid",
+          `payload of ${table.name} ${keyJson} carries a different ${table.keyColumn.payloadName}`,
+        );
+      }
+    }
+    const batchRows = Math.max(1, Math.floor(UPSERT_BATCH_PARAMS / table.columns.length));
+    for (let start = 0; start < rows.length; start += batchRows) {
+      const batch = rows.slice(start, start + batchRows);
+      await this.db.run(
+        upsertSql(table, table.columns, batch.length),
+        batch.flatMap(({ values }) => table.columns.map((column) => values[column.payloadName] ?? null)),
       );
     }
-    await this.upsertAppRow(table.name, values);
   }
 
   /**

@@ -155,8 +155,11 @@ export interface SourceState {
 const SOURCE_ID = /^[!-~]+$/;
 
 /** Outbox rows written per INSERT statement. */
-const OUTBOX_INSERT_BATCH = 50;
-const OUTBOX_ROW_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/**
+ * Parameters bound by one multi-row INSERT at most: below SQLite's oldest default limit of 999.
+ * One statement per row dominated freezing large pushes and staging snapshots.
+ */
+const INSERT_BATCH_PARAMS = 700;
 
 /** The map key of a (table, key) pair in `readDirtyRowStates`. */
 export function rowStateKey(tableName: string, keyJson: string): string {
@@ -549,27 +552,22 @@ export class RuntimeState {
 
   /** Adds rows to the frozen bundle. */
   async insertOutboxRows(rows: readonly OutboxRow[]): Promise<void> {
-    // Multi-row statements: one statement per row dominated freezing large pushes. 50 rows bind
-    // 500 parameters, below SQLite's oldest default limit of 999.
-    for (let start = 0; start < rows.length; start += OUTBOX_INSERT_BATCH) {
-      const batch = rows.slice(start, start + OUTBOX_INSERT_BATCH);
-      await this.db.run(
-        "INSERT INTO _sync_outbox_rows (source_bundle_id, row_ordinal, schema_name, table_name, key_json, wire_key_json, " +
-          `op, base_row_version, local_payload, wire_payload) VALUES ${batch.map(() => OUTBOX_ROW_PLACEHOLDERS).join(", ")}`,
-        batch.flatMap((row) => [
-          row.sourceBundleId,
-          row.rowOrdinal,
-          this.schema.schema,
-          row.tableName,
-          row.keyJson,
-          row.wireKeyJson,
-          row.op,
-          row.baseRowVersion,
-          row.localPayload,
-          row.wirePayload,
-        ]),
-      );
-    }
+    await this.insertRows(
+      "_sync_outbox_rows (source_bundle_id, row_ordinal, schema_name, table_name, key_json, wire_key_json, " +
+        "op, base_row_version, local_payload, wire_payload)",
+      rows.map((row) => [
+        row.sourceBundleId,
+        row.rowOrdinal,
+        this.schema.schema,
+        row.tableName,
+        row.keyJson,
+        row.wireKeyJson,
+        row.op,
+        row.baseRowVersion,
+        row.localPayload,
+        row.wirePayload,
+      ]),
+    );
   }
 
   /** Number of outbox rows. */
@@ -586,19 +584,30 @@ export class RuntimeState {
 
   /** Stages snapshot rows; a key staged twice for one snapshot violates the stage's UNIQUE key. */
   async stageSnapshotRows(rows: readonly SnapshotStageRow[]): Promise<void> {
-    for (const row of rows) {
+    await this.insertRows(
+      "_sync_snapshot_stage (snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload)",
+      rows.map((row) => [
+        row.snapshotId,
+        row.rowOrdinal,
+        this.schema.schema,
+        row.tableName,
+        row.keyJson,
+        row.rowVersion,
+        row.payload,
+      ]),
+    );
+  }
+
+  /** Inserts `rows` (each one value per column of `target`, "table (columns)") with multi-row statements. */
+  private async insertRows(target: string, rows: readonly (readonly SqliteValue[])[]): Promise<void> {
+    const width = rows[0]?.length ?? 1;
+    const placeholders = `(${new Array(width).fill("?").join(", ")})`;
+    const batchRows = Math.floor(INSERT_BATCH_PARAMS / width);
+    for (let start = 0; start < rows.length; start += batchRows) {
+      const batch = rows.slice(start, start + batchRows);
       await this.db.run(
-        "INSERT INTO _sync_snapshot_stage (snapshot_id, row_ordinal, schema_name, table_name, key_json, row_version, payload) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-          row.snapshotId,
-          row.rowOrdinal,
-          this.schema.schema,
-          row.tableName,
-          row.keyJson,
-          row.rowVersion,
-          row.payload,
-        ],
+        `INSERT INTO ${target} VALUES ${new Array(batch.length).fill(placeholders).join(", ")}`,
+        batch.flat(),
       );
     }
   }

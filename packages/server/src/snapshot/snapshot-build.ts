@@ -12,7 +12,7 @@
 import { HIDDEN_SCOPE_COLUMN, OversyncError, type SnapshotLimitDimension } from "@oversync/protocol";
 import { payloadSql, renderPayload } from "../bundle/row-payload.js";
 import { quoteIdent, toSafeInt } from "../db/session.js";
-import type { SqlQueryable } from "../db/sql-pool.js";
+import type { SqlQueryable, SqlResult } from "../db/sql-pool.js";
 import type { RegisteredTable, TableDirectory } from "../schema/table-catalog.js";
 import type { ResolvedLimits } from "../service/service-options.js";
 import { snapshotRowText } from "./snapshot-row-size.js";
@@ -103,14 +103,28 @@ export async function materializeSnapshot(
         ORDER BY table_id, key_text COLLATE "C"`,
     [target.scopeId, target.scopePk],
   );
+
+  // The loop issues statements without awaiting them, so PostgreSQL stores one batch while JS
+  // renders the next. They still run one at a time, in order: node-postgres deprecates queueing on
+  // a busy client (pg 8 warns, pg 9 drops it). A failed statement fails every later one without
+  // running it, so the build reports the first error (not "current transaction is aborted"); every
+  // failure reaches `tail`, which is always awaited, so the promises are marked handled as made.
+  let tail: Promise<unknown> = Promise.resolve();
+  const issue = <Row>(text: string, values?: unknown[]): Promise<SqlResult<Row>> => {
+    const result = tail.then(() => client.query<Row>(text, values));
+    result.catch(() => undefined);
+    tail = result;
+    return result;
+  };
+
   let rowCount = 0;
   let byteCount = 0;
   let pendingLengths: number[] = [];
   let pendingTexts: string[] = [];
   let pendingBytes = 0;
-  const flush = async () => {
+  const flush = () => {
     if (pendingTexts.length === 0) return;
-    await client.query(
+    issue(
       `INSERT INTO sync.snapshot_session_rows (snapshot_id, row_ordinal, byte_length, row_text)
        SELECT $1, $2 + r.ordinal, r.byte_length, r.row_text
          FROM unnest($3::int[], $4::text[]) WITH ORDINALITY AS r(byte_length, row_text, ordinal)`,
@@ -121,44 +135,57 @@ export async function materializeSnapshot(
     pendingBytes = 0;
   };
 
-  for (;;) {
-    const { rows } = await client.query<BuildRow>(`FETCH ${batchRows} FROM ${CURSOR}`);
-    for (const row of rows) {
-      const table = directory.byId(row.table_id);
-      if (row.payload === null || row.bundle_seq === null) {
-        throw new Error(
-          `${table.schema}.${table.table} key ${row.key_text} of scope ${target.scopeId} ${row.payload === null ? "has a live row state but no business row" : "has a business row but no live row state"}; the table was written outside an oversync bundle`,
+  try {
+    let fetching = issue<BuildRow>(`FETCH ${batchRows} FROM ${CURSOR}`);
+    for (;;) {
+      const { rows } = await fetching;
+      const more = rows.length === batchRows;
+      // Queued ahead of this batch's INSERTs: the next batch arrives before them, so the last of
+      // them runs while JS renders that batch.
+      if (more) fetching = issue<BuildRow>(`FETCH ${batchRows} FROM ${CURSOR}`);
+      for (const row of rows) {
+        const table = directory.byId(row.table_id);
+        if (row.payload === null || row.bundle_seq === null) {
+          throw new Error(
+            `${table.schema}.${table.table} key ${row.key_text} of scope ${target.scopeId} ${row.payload === null ? "has a live row state but no business row" : "has a business row but no live row state"}; the table was written outside an oversync bundle`,
+          );
+        }
+        const text = snapshotRowText(
+          table,
+          row.key_text,
+          toSafeInt(row.bundle_seq),
+          renderPayload(table, row.payload),
         );
+        if (text.byteLength > maxRowBytes) {
+          throw snapshotLimitError(
+            "row_byte_count",
+            text.byteLength,
+            maxRowBytes,
+            `snapshot row ${table.schema}.${table.table} ${row.key_text} bytes`,
+          );
+        }
+        rowCount++;
+        byteCount += text.byteLength;
+        // Past the session byte limit the build only measures, so the error reports the full size.
+        if (maxSessionBytes !== undefined && byteCount > maxSessionBytes) continue;
+        pendingLengths.push(text.byteLength);
+        pendingTexts.push(text.text);
+        pendingBytes += text.byteLength;
+        if (pendingTexts.length >= batchRows || pendingBytes >= batchBytes) flush();
       }
-      const text = snapshotRowText(
-        table,
-        row.key_text,
-        toSafeInt(row.bundle_seq),
-        renderPayload(table, row.payload),
-      );
-      if (text.byteLength > maxRowBytes) {
-        throw snapshotLimitError(
-          "row_byte_count",
-          text.byteLength,
-          maxRowBytes,
-          `snapshot row ${table.schema}.${table.table} ${row.key_text} bytes`,
-        );
-      }
-      rowCount++;
-      byteCount += text.byteLength;
-      // Past the session byte limit the build only measures, so the error reports the full size.
-      if (maxSessionBytes !== undefined && byteCount > maxSessionBytes) continue;
-      pendingLengths.push(text.byteLength);
-      pendingTexts.push(text.text);
-      pendingBytes += text.byteLength;
-      if (pendingTexts.length >= batchRows || pendingBytes >= batchBytes) await flush();
+      if (!more) break;
     }
-    if (rows.length < batchRows) break;
+    issue(`CLOSE ${CURSOR}`);
+    if (maxSessionBytes !== undefined && byteCount > maxSessionBytes) {
+      throw snapshotLimitError("byte_count", byteCount, maxSessionBytes, "snapshot byte count");
+    }
+    flush();
+    await tail;
+  } catch (error) {
+    // The caller rolls back on this session next, so the statements still queued settle first. A
+    // failed one wins: the sequential build would have met an earlier batch's failed INSERT first.
+    await tail;
+    throw error;
   }
-  await client.query(`CLOSE ${CURSOR}`);
-  if (maxSessionBytes !== undefined && byteCount > maxSessionBytes) {
-    throw snapshotLimitError("byte_count", byteCount, maxSessionBytes, "snapshot byte count");
-  }
-  await flush();
   return { rowCount, byteCount };
 }
