@@ -400,11 +400,14 @@ function renderFloatHex(stored: unknown): string {
       `captured float ${JSON.stringify(hex)} is not float8send hex; store columns with captureSql`,
     );
   }
-  const view = new DataView(new ArrayBuffer(8));
-  for (let i = 0; i < 8; i++) view.setUint8(i, Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16));
-  const value = view.getFloat64(0);
+  // Two 32-bit halves: a snapshot renders one float per row, and per-byte parsing showed up there.
+  FLOAT_BITS.setUint32(0, Number.parseInt(hex.slice(0, 8), 16));
+  FLOAT_BITS.setUint32(4, Number.parseInt(hex.slice(8), 16));
+  const value = FLOAT_BITS.getFloat64(0);
   return Object.is(value, -0) ? "0" : String(value);
 }
+
+const FLOAT_BITS = new DataView(new ArrayBuffer(8));
 
 /** Adds the UTC offset to to_jsonb's wall-clock text, placing it before a BC suffix as to_jsonb does. */
 function renderUtcTimestamp(stored: unknown): string {

@@ -126,9 +126,11 @@ export async function materializeSnapshot(
     if (pendingTexts.length === 0) return;
     issue(
       `INSERT INTO sync.snapshot_session_rows (snapshot_id, row_ordinal, byte_length, row_text)
-       SELECT $1, $2 + r.ordinal, r.byte_length, r.row_text
-         FROM unnest($3::int[], $4::text[]) WITH ORDINALITY AS r(byte_length, row_text, ordinal)`,
-      [target.snapshotId, rowCount - pendingTexts.length, pendingLengths, pendingTexts],
+       SELECT $1, $2 + r.ordinal, ($3::int[])[r.ordinal], r.row_text
+         FROM json_array_elements_text($4::json) WITH ORDINALITY AS r(row_text, ordinal)`,
+      // The texts go as one JSON array: node-postgres escapes a text[] element by element in JS,
+      // which cost more than rendering the rows.
+      [target.snapshotId, rowCount - pendingTexts.length, pendingLengths, JSON.stringify(pendingTexts)],
     );
     pendingLengths = [];
     pendingTexts = [];
