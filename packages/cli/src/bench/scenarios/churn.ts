@@ -1,11 +1,15 @@
 /**
- * Tables of work in progress under sustained load: users push 10-row bundles and take a snapshot
- * every 20 bundles through the service for a fixed time, and the on-disk size of the tables that
- * only hold work in progress (push and snapshot sessions, staged rows, the capture stage) is
- * sampled every 5 s. Bounded means the end is no larger than halfway through. One run: its length
- * is the measure, so --rounds does not repeat it.
+ * Tables of work in progress under sustained load: users push bundles of 10 new rows and take a
+ * snapshot every 20 bundles through the service for a fixed time, and the on-disk size of the
+ * tables that only hold work in progress (push and snapshot sessions, staged rows, the capture
+ * stage) is sampled every 5 s. Bounded means the end is no larger than halfway through. That only
+ * means something under a steady load, so each user's account stays at WINDOW_BUNDLES bundles of
+ * live rows: from then on a bundle also deletes the rows of the bundle that many before it (with
+ * ever-growing accounts every snapshot copies more rows than the one before, and the snapshot
+ * tables grow with the accounts however promptly sessions are cleaned up). One run: its length is
+ * the measure, so --rounds does not repeat it.
  */
-import { OversyncError, canonicalRequestHash } from "@oversync/protocol";
+import { OversyncError, type PushRow, canonicalRequestHash } from "@oversync/protocol";
 import { type Actor, createSyncService } from "@oversync/server";
 import { BENCH_APP, BENCH_TABLES, itemsFor, pushRowsOf } from "../bench-schema.js";
 import type { BenchContext } from "../context.js";
@@ -21,6 +25,9 @@ export const CHURN_TABLES = [
 ];
 
 const SAMPLE_MS = 5000;
+
+/** Bundles of live rows each user keeps: 1,000 rows of ~256 B, so a snapshot copies ~0.4 MB. */
+const WINDOW_BUNDLES = 100;
 
 export async function runChurn(ctx: BenchContext): Promise<void> {
   const { churnSeconds: seconds, churnUsers: users } = ctx.sizes;
@@ -47,8 +54,22 @@ export async function runChurn(ctx: BenchContext): Promise<void> {
   let bundles = 0;
   const user = async (actor: Actor) => {
     await service.connect(actor, { has_local_pending_rows: false });
+    const live: { readonly ids: string[]; readonly rowVersion: number }[] = [];
     for (let bundle = 1; performance.now() < deadline; bundle++) {
-      const rows = pushRowsOf(itemsFor(10));
+      const items = itemsFor(10);
+      const expired = live.length >= WINDOW_BUNDLES ? live.shift() : undefined;
+      const rows: PushRow[] = [
+        ...pushRowsOf(items),
+        ...(expired?.ids ?? []).map(
+          (id): PushRow => ({
+            schema: "bench",
+            table: "items",
+            key: { id },
+            op: "DELETE",
+            base_row_version: expired!.rowVersion,
+          }),
+        ),
+      ];
       const created = await service.createPushSession(actor, {
         source_bundle_id: bundle,
         planned_row_count: rows.length,
@@ -56,7 +77,8 @@ export async function runChurn(ctx: BenchContext): Promise<void> {
       });
       if (created.status !== "staging") throw new Error("expected a staging session");
       await service.uploadPushChunk(actor, created.push_id, { start_row_ordinal: 0, rows });
-      await service.commitPushSession(actor, created.push_id);
+      const committed = await service.commitPushSession(actor, created.push_id);
+      live.push({ ids: items.map((item) => item.id), rowVersion: committed.bundle_seq });
       bundles++;
       if (bundle % 20 === 0) {
         const session = await withCapacityRetry(() => service.createSnapshotSession(actor, {}));
@@ -98,8 +120,10 @@ export async function runChurn(ctx: BenchContext): Promise<void> {
     baseline: "churn.total.halfway",
   });
   ctx.notes.push(
-    `${users} users, ${seconds} s, ${bundles.toLocaleString("en-US")} bundles of 10 rows committed ` +
-      `(${Math.round(bundles / seconds)}/s), a snapshot every 20 bundles per user; service calls. ` +
+    `${users} users, ${seconds} s, ${bundles.toLocaleString("en-US")} bundles of 10 new rows committed ` +
+      `(${Math.round(bundles / seconds)}/s), each user keeping the rows of its last ${WINDOW_BUNDLES} bundles ` +
+      "(a bundle also deletes those of the bundle that many before it), a snapshot every 20 bundles " +
+      "per user; service calls. " +
       "Sizes are pg_total_relation_size (heap, indexes, TOAST).",
   );
 }
