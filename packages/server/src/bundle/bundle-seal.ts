@@ -118,7 +118,8 @@ export async function sealBundle(
          (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash, canonical_request_hash)
        VALUES ($1, $2, $7, $8, $9, $10, decode($11, 'hex'), decode($12, 'hex'))),
      r AS (
-       SELECT * FROM unnest($3::int[], $4::text[], $5::smallint[], $6::text[])
+       SELECT * FROM ROWS FROM (unnest($3::int[]), unnest($4::text[]), unnest($5::smallint[]),
+                                json_array_elements_text($6::json))
               WITH ORDINALITY AS r(table_id, key_text, op, payload_wire, ordinal)),
      logged_rows AS (
        INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_text, op, payload_wire)
@@ -134,7 +135,8 @@ export async function sealBundle(
       normalized.map((row) => row.table.tableId),
       normalized.map((row) => row.keyText),
       normalized.map((row) => row.op),
-      hashRows.map((row) => row.payloadJson),
+      // One JSON array (null for a delete): node-postgres would escape a text[] element by element.
+      JSON.stringify(hashRows.map((row) => row.payloadJson)),
       bundle.source_id,
       bundle.source_bundle_id,
       bundle.row_count,

@@ -326,7 +326,8 @@ export async function uploadPushChunk(
   await client.query(
     `INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_text, op, base_row_version, payload_wire)
      SELECT $1, $2 + r.ordinal - 1, r.table_id, r.key_text, r.op, r.base_row_version, r.payload_wire
-       FROM unnest($3::int[], $4::text[], $5::smallint[], $6::bigint[], $7::text[])
+       FROM ROWS FROM (unnest($3::int[]), unnest($4::text[]), unnest($5::smallint[]), unnest($6::bigint[]),
+                       json_array_elements_text($7::json))
             WITH ORDINALITY AS r(table_id, key_text, op, base_row_version, payload_wire, ordinal)`,
     [
       pushId,
@@ -335,7 +336,9 @@ export async function uploadPushChunk(
       rows.map((row) => row.keyText),
       rows.map((row) => row.op),
       rows.map((row) => row.baseRowVersion),
-      rows.map((row) => row.payloadWire),
+      // One JSON array (null for a delete): node-postgres would escape a text[] of JSON texts
+      // element by element in JS.
+      JSON.stringify(rows.map((row) => row.payloadWire)),
     ],
   );
   await client.query(
