@@ -194,9 +194,10 @@ export interface SnapshotChunkContext {
 
 /**
  * Decodes a snapshot chunk body strictly (§1.10): exact members, integer tokens, no duplicates,
- * depth ≤ 128; then checks it against the session and cursor, validates every row, and requires
- * byte_count to equal the summed UTF-8 length of the row objects as received. Failures throw
- * ProtocolViolationError with code invalid_snapshot_chunk or invalid_snapshot_row.
+ * depth ≤ 128 (a compact body natively, compactSnapshotChunk; any other through the strict parser,
+ * strictSnapshotChunk); then checks it against the session and cursor, validates every row, and
+ * requires byte_count to equal the summed UTF-8 length of the row objects as received. Failures
+ * throw ProtocolViolationError with code invalid_snapshot_chunk or invalid_snapshot_row.
  */
 export function decodeSnapshotChunkBody(
   body: string | Uint8Array,
