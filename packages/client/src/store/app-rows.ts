@@ -7,7 +7,7 @@ import type { RowOp } from "@oversync/protocol";
 import { OversyncClientError } from "../errors.js";
 import { type KeyValue, type RowValues, localKeyJson } from "./payload-codec.js";
 import { RuntimeState } from "./runtime-state.js";
-import { quoteIdent } from "./sql-text.js";
+import { quoteIdent, rowsPerStatement, valuesPlaceholders } from "./sql-text.js";
 import type { ColumnInfo, ManagedTable } from "./table-metadata.js";
 
 /** The whole-row upsert statement of each table, built once: remote applies run it for every row. */
@@ -23,17 +23,13 @@ function upsertSql(table: ManagedTable, columns: readonly ColumnInfo[], rowCount
       .filter((column) => column !== table.keyColumn)
       .map((column) => `${quoteIdent(column.name)} = excluded.${quoteIdent(column.name)}`);
     const onConflict = updates.length === 0 ? "DO NOTHING" : `DO UPDATE SET ${updates.join(", ")}`;
-    const row = `(${names.map(() => "?").join(", ")})`;
     sql =
-      `INSERT INTO ${quoteIdent(table.sqlName)} (${names.join(", ")}) VALUES ${new Array(rowCount).fill(row).join(", ")} ` +
+      `INSERT INTO ${quoteIdent(table.sqlName)} (${names.join(", ")}) VALUES ${valuesPlaceholders(names.length, rowCount)} ` +
       `ON CONFLICT (${quoteIdent(table.keyColumn.name)}) ${onConflict}`;
     if (whole) UPSERT_SQL.set(table, sql);
   }
   return sql;
 }
-
-/** Parameters one multi-row upsert binds at most: below SQLite's oldest default limit of 999. */
-const UPSERT_BATCH_PARAMS = 700;
 
 /** One authoritative row to apply: an upsert with every column's value, or a delete. */
 export interface RemoteRow {
@@ -93,7 +89,7 @@ export class ApplyState extends RuntimeState {
         );
       }
     }
-    const batchRows = Math.max(1, Math.floor(UPSERT_BATCH_PARAMS / table.columns.length));
+    const batchRows = rowsPerStatement(table.columns.length);
     for (let start = 0; start < rows.length; start += batchRows) {
       const batch = rows.slice(start, start + batchRows);
       await this.db.run(

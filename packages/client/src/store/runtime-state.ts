@@ -8,7 +8,7 @@ import { OversyncClientError } from "../errors.js";
 import { localPayloadSql } from "./capture-sql.js";
 import { keyValueOfLocalKeyJson } from "./payload-codec.js";
 import { REJECTED_CHANGES_TABLE, ensureRejectedChangesTable } from "./runtime-schema.js";
-import { NOW_TIMESTAMP_SQL, quoteIdent } from "./sql-text.js";
+import { NOW_TIMESTAMP_SQL, quoteIdent, rowsPerStatement, valuesPlaceholders } from "./sql-text.js";
 import type { SyncSchema } from "./table-metadata.js";
 
 /** Whether the local database is bound to a user. */
@@ -153,13 +153,6 @@ export interface SourceState {
 }
 
 const SOURCE_ID = /^[!-~]+$/;
-
-/** Outbox rows written per INSERT statement. */
-/**
- * Parameters bound by one multi-row INSERT at most: below SQLite's oldest default limit of 999.
- * One statement per row dominated freezing large pushes and staging snapshots.
- */
-const INSERT_BATCH_PARAMS = 700;
 
 /** The map key of a (table, key) pair in `readDirtyRowStates`. */
 export function rowStateKey(tableName: string, keyJson: string): string {
@@ -601,12 +594,11 @@ export class RuntimeState {
   /** Inserts `rows` (each one value per column of `target`, "table (columns)") with multi-row statements. */
   private async insertRows(target: string, rows: readonly (readonly SqliteValue[])[]): Promise<void> {
     const width = rows[0]?.length ?? 1;
-    const placeholders = `(${new Array(width).fill("?").join(", ")})`;
-    const batchRows = Math.floor(INSERT_BATCH_PARAMS / width);
+    const batchRows = rowsPerStatement(width);
     for (let start = 0; start < rows.length; start += batchRows) {
       const batch = rows.slice(start, start + batchRows);
       await this.db.run(
-        `INSERT INTO ${target} VALUES ${new Array(batch.length).fill(placeholders).join(", ")}`,
+        `INSERT INTO ${target} VALUES ${valuesPlaceholders(width, batch.length)}`,
         batch.flat(),
       );
     }

@@ -54,22 +54,11 @@ export async function runChurn(ctx: BenchContext): Promise<void> {
   let bundles = 0;
   const user = async (actor: Actor) => {
     await service.connect(actor, { has_local_pending_rows: false });
-    const live: { readonly ids: string[]; readonly rowVersion: number }[] = [];
+    // The deletes of each live bundle's rows, oldest first, ready to send once it expires.
+    const live: PushRow[][] = [];
     for (let bundle = 1; performance.now() < deadline; bundle++) {
       const items = itemsFor(10);
-      const expired = live.length >= WINDOW_BUNDLES ? live.shift() : undefined;
-      const rows: PushRow[] = [
-        ...pushRowsOf(items),
-        ...(expired?.ids ?? []).map(
-          (id): PushRow => ({
-            schema: "bench",
-            table: "items",
-            key: { id },
-            op: "DELETE",
-            base_row_version: expired!.rowVersion,
-          }),
-        ),
-      ];
+      const rows = [...pushRowsOf(items), ...(live.length >= WINDOW_BUNDLES ? live.shift()! : [])];
       const created = await service.createPushSession(actor, {
         source_bundle_id: bundle,
         planned_row_count: rows.length,
@@ -78,7 +67,15 @@ export async function runChurn(ctx: BenchContext): Promise<void> {
       if (created.status !== "staging") throw new Error("expected a staging session");
       await service.uploadPushChunk(actor, created.push_id, { start_row_ordinal: 0, rows });
       const committed = await service.commitPushSession(actor, created.push_id);
-      live.push({ ids: items.map((item) => item.id), rowVersion: committed.bundle_seq });
+      live.push(
+        items.map((item) => ({
+          schema: "bench",
+          table: "items",
+          key: { id: item.id },
+          op: "DELETE",
+          base_row_version: committed.bundle_seq,
+        })),
+      );
       bundles++;
       if (bundle % 20 === 0) {
         const session = await withCapacityRetry(() => service.createSnapshotSession(actor, {}));
